@@ -1,0 +1,326 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..engine import idle
+
+# Fields whose value decides the date at which amounts are converted to company currency.
+CONVERSION_DATE_FIELDS = ("date_closed", "date_expected_invoice", "date_deadline")
+
+
+class CrmLead(models.Model):
+    """The opportunity record: number, type, probability level, detail lines,
+    currencies, expected dates, won reason and idleness.
+
+    Features that read opportunities (boards, map, forecast, workflow) live in
+    their own files; this one holds the record's own fields and rules.
+    """
+
+    _inherit = "crm.lead"
+    _rec_names_search = ["name", "number", "partner_id.complete_name", "email_from"]
+
+    # Identification
+    number = fields.Char(
+        readonly=True, copy=False, index="trigram",
+        help="Unique reference of the opportunity, given at creation.",
+    )
+    opportunity_type_id = fields.Many2one(
+        "crm.opportunity.type", index="btree_not_null",
+        check_company=True, tracking=True, ondelete="restrict",
+        domain="['|', ('company_id', '=', False), ('company_id', '=', company_id)]",
+    )
+    probability_level_id = fields.Many2one(
+        "crm.probability.level", index="btree_not_null",
+        compute="_compute_probability_level_id", store=True, readonly=False,
+        tracking=True, ondelete="restrict",
+        help="Band of the probability of success. Choosing a level sets the probability; "
+        "when the probability changes (by hand, by stage or by Odoo's predictive scoring), "
+        "the level follows.",
+    )
+    contact_quality_id = fields.Many2one(
+        related="partner_id.contact_quality_id", string="Contact Quality", readonly=True
+    )
+    # Amounts
+    currency_id = fields.Many2one(
+        "res.currency", string="Opportunity Currency",
+        compute="_compute_currency_id", store=True, readonly=False,
+        tracking=True, help="Currency in which the detail lines are expressed.",
+    )
+    line_ids = fields.One2many("crm.lead.line", "lead_id", string="Detail Lines", copy=True)
+    amount_gross = fields.Monetary(
+        string="Gross Amount", compute="_compute_amounts", store=True, currency_field="currency_id"
+    )
+    amount_discount = fields.Monetary(
+        string="Discounts", compute="_compute_amounts", store=True, currency_field="currency_id"
+    )
+    amount_net = fields.Monetary(
+        string="Net Value", compute="_compute_amounts", store=True, currency_field="currency_id"
+    )
+    amount_net_company = fields.Monetary(
+        string="Net Value (Company Currency)", compute="_compute_amounts", store=True,
+        currency_field="company_currency", aggregator="sum",
+    )
+    expected_revenue = fields.Monetary(
+        compute="_compute_expected_revenue", store=True, readonly=False,
+        default=None,
+        help="Net value in company currency: computed from the detail lines when there are "
+        "some, typed in otherwise.",
+    )
+    expected_margin = fields.Monetary(
+        string="Expected Gross Margin", currency_field="currency_id", tracking=True
+    )
+    # Expected dates: earliest of the lines, typed in when there are none
+    date_expected_order = fields.Date(
+        string="Expected Order", compute="_compute_expected_dates", store=True, readonly=False
+    )
+    date_expected_delivery = fields.Date(
+        string="Expected Delivery", compute="_compute_expected_dates", store=True, readonly=False
+    )
+    date_expected_invoice = fields.Date(
+        string="Expected Invoice", compute="_compute_expected_dates", store=True, readonly=False
+    )
+    # Closing
+    won_reason_id = fields.Many2one(
+        "crm.won.reason", index="btree_not_null",
+        tracking=True, ondelete="restrict", copy=False,
+    )
+    close_description = fields.Text(
+        string="Closing Description", copy=False,
+        help="Why the opportunity was won or lost, in the words of the salesperson.",
+    )
+    won_reason_dialog = fields.Boolean(compute="_compute_won_reason_dialog")
+    # Idleness
+    date_last_interaction = fields.Datetime(
+        string="Last Interaction", index=True, copy=False, readonly=True,
+        default=fields.Datetime.now,
+        help="Date of the last done activity or logged message (creation date before any).",
+    )
+    idle_days = fields.Integer(
+        compute="_compute_idle_days", search="_search_idle_days",
+        help="Days since the last done activity or logged message.",
+    )
+
+    _sql_constraints = [
+        ("number_unique", "UNIQUE(number)", "The opportunity number must be unique."),
+    ]
+
+    # ------------------------------------------------------------------ computes
+
+    @api.depends("probability")
+    def _compute_probability_level_id(self):
+        levels = self.env["crm.probability.level"]._find_for_probabilities(
+            self.mapped("probability")
+        )
+        for lead in self:
+            lead.probability_level_id = levels[lead.probability]
+
+    @api.depends("company_id")
+    def _compute_currency_id(self):
+        for lead in self:
+            if not lead.currency_id:
+                lead.currency_id = (lead.company_id or self.env.company).currency_id
+
+    @api.depends("line_ids.amount_net", "currency_id", "company_id", *CONVERSION_DATE_FIELDS)
+    def _compute_expected_revenue(self):
+        rates = self.filtered("line_ids")._get_conversion_rates()
+        for lead in self:
+            if lead.line_ids:
+                lead.expected_revenue = lead.company_currency.round(
+                    sum(lead.line_ids.mapped("amount_net")) * rates[lead]
+                )
+            else:
+                lead.expected_revenue = lead.expected_revenue or 0.0
+
+    @api.depends(
+        "line_ids.amount_gross", "line_ids.amount_discount", "line_ids.amount_net",
+        "expected_revenue", "currency_id", "company_id", *CONVERSION_DATE_FIELDS,
+    )
+    def _compute_amounts(self):
+        rates = self._get_conversion_rates()
+        for lead in self:
+            lead.amount_net_company = lead.expected_revenue
+            if lead.line_ids:
+                lead.amount_gross = sum(lead.line_ids.mapped("amount_gross"))
+                lead.amount_discount = sum(lead.line_ids.mapped("amount_discount"))
+                lead.amount_net = sum(lead.line_ids.mapped("amount_net"))
+            else:
+                currency = lead.currency_id or lead.company_currency
+                net = currency.round(lead.expected_revenue / rates[lead]) if rates[lead] else 0.0
+                lead.amount_gross = lead.amount_net = net
+                lead.amount_discount = 0.0
+
+    @api.depends(
+        "line_ids.date_expected_order", "line_ids.date_expected_delivery",
+        "line_ids.date_expected_invoice",
+    )
+    def _compute_expected_dates(self):
+        for lead in self.filtered("line_ids"):
+            for field_name in ("date_expected_order", "date_expected_delivery", "date_expected_invoice"):
+                dates = [date for date in lead.line_ids.mapped(field_name) if date]
+                lead[field_name] = min(dates) if dates else False
+
+    @api.depends("company_id.crm_won_reason_dialog")
+    @api.depends_context("company")
+    def _compute_won_reason_dialog(self):
+        for lead in self:
+            lead.won_reason_dialog = (lead.company_id or self.env.company).crm_won_reason_dialog
+
+    @api.depends("date_last_interaction")
+    def _compute_idle_days(self):
+        now = fields.Datetime.now()
+        for lead in self:
+            lead.idle_days = idle.idle_days(lead.date_last_interaction or lead.create_date, now)
+
+    def _search_idle_days(self, operator, value):
+        try:
+            return idle.idle_days_domain("date_last_interaction", operator, value, fields.Datetime.now())
+        except ValueError as error:
+            raise UserError(
+                _("Idle Days: cannot search with %(operator)s %(value)r.", operator=operator, value=value)
+            ) from error
+
+    # ------------------------------------------------------------------ constraints
+
+    @api.constrains("expected_revenue")
+    def _check_expected_revenue(self):
+        for lead in self:
+            if lead.company_currency.compare_amounts(lead.expected_revenue, 0) < 0:
+                raise ValidationError(
+                    _("Expected Revenue: the opportunity %(lead)s cannot have a negative amount.", lead=lead.name)
+                )
+
+    # ------------------------------------------------------------------ CRUD
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._sync_probability_level_vals(vals)
+            if not vals.get("number"):
+                vals["number"] = self._next_number()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._sync_probability_level_vals(vals)
+        result = super().write(vals)
+        if "expected_revenue" in vals:
+            # With detail lines, the lines are the source of the amount.
+            with_lines = self.filtered("line_ids")
+            if with_lines:
+                self.env.add_to_compute(self._fields["expected_revenue"], with_lines)
+        return result
+
+    @api.model
+    def _sync_probability_level_vals(self, vals):
+        """A chosen level sets the probability, unless a probability is given too
+        (won stages, lost, PLS): then the level follows the probability."""
+        if "probability_level_id" not in vals:
+            return
+        if "probability" in vals:
+            vals.pop("probability_level_id")
+        elif vals["probability_level_id"]:
+            level = self.env["crm.probability.level"].browse(vals["probability_level_id"])
+            vals["probability"] = level.percentage
+
+    @api.onchange("probability_level_id")
+    def _onchange_probability_level_id(self):
+        if self.probability_level_id:
+            self.probability = self.probability_level_id.percentage
+
+    def _message_post_after_hook(self, message, msg_vals):
+        interaction = message.message_type in ("comment", "email") or message.mail_activity_type_id
+        if interaction and message.model == self._name:
+            # Posting only needs read access; the date is bookkeeping of the record.
+            self.sudo().write({"date_last_interaction": message.date or fields.Datetime.now()})
+        return super()._message_post_after_hook(message, msg_vals)
+
+    def _update_revenues_from_so(self, order):
+        # With detail lines, "Compute values from quotation" is the way to take the order's amounts.
+        return super(CrmLead, self.filtered(lambda lead: not lead.line_ids))._update_revenues_from_so(order)
+
+    # ------------------------------------------------------------------ actions
+
+    def action_set_won_rainbowman(self):
+        self.ensure_one()
+        if self.won_reason_dialog and not self.env.context.get("crm_won_reason_given"):
+            return self.action_open_won_dialog()
+        return super().action_set_won_rainbowman()
+
+    def action_open_won_dialog(self):
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_opportunity_management.crm_lead_won_action"
+        )
+        action["context"] = {"dialog_size": "medium", "default_lead_ids": self.ids}
+        return action
+
+    def action_compute_from_quotations(self):
+        """Rebuild the detail lines from the linked quotations, one line per product family."""
+        self.ensure_one()
+        orders = self.order_ids.filtered(lambda order: order.state != "cancel")
+        if not orders:
+            raise UserError(
+                _("The opportunity %(lead)s has no quotation to take values from.", lead=self.display_name)
+            )
+        self.write({"line_ids": [fields.Command.clear()] + [
+            fields.Command.create(values) for values in self._prepare_lines_from_orders(orders)
+        ]})
+        return True
+
+    # ------------------------------------------------------------------ helpers
+
+    @api.model
+    def _next_number(self):
+        # The sequence is configuration: users who may create opportunities draw from it.
+        return self.env["ir.sequence"].sudo().next_by_code("crm.lead.number")
+
+    def _get_conversion_date(self):
+        self.ensure_one()
+        closed = self.date_closed and self.date_closed.date()
+        return closed or self.date_expected_invoice or self.date_deadline or fields.Date.context_today(self)
+
+    def _get_conversion_rates(self):
+        """Rate from opportunity to company currency for each lead, one rate lookup
+        per distinct (currency, company, date)."""
+        rates, cache = {}, {}
+        for lead in self:
+            company = lead.company_id or self.env.company
+            currency = lead.currency_id or company.currency_id
+            key = (currency, company, lead._get_conversion_date())
+            if key not in cache:
+                cache[key] = (
+                    1.0 if currency == company.currency_id
+                    else currency._get_conversion_rate(currency, company.currency_id, company, key[2])
+                )
+            rates[lead] = cache[key]
+        return rates
+
+    def _prepare_lines_from_orders(self, orders):
+        """Values of the detail lines summing the orders' lines per product category,
+        converted to the opportunity's currency at each order's date."""
+        self.ensure_one()
+        company = self.company_id or self.env.company
+        groups = {}
+        for order in orders:
+            order_date = (order.date_order or fields.Datetime.now()).date()
+            delivery = order.commitment_date or order.expected_date
+            for order_line in order.order_line.filtered(lambda line: not line.display_type and line.product_id):
+                def convert(amount, order=order, order_date=order_date):
+                    return order.currency_id._convert(amount, self.currency_id, company, order_date)
+
+                category = order_line.product_id.categ_id
+                values = groups.setdefault(category, {
+                    "product_categ_id": category.id,
+                    "name": category.display_name,
+                    "amount_gross": 0.0,
+                    "amount_discount": 0.0,
+                    "date_expected_order": order_date,
+                    "date_expected_delivery": delivery and delivery.date(),
+                    "date_expected_invoice": delivery and delivery.date(),
+                })
+                gross = convert(order_line.price_unit * order_line.product_uom_qty)
+                net = convert(order_line.price_subtotal)
+                values["amount_gross"] += gross
+                values["amount_discount"] += max(gross - net, 0.0)
+                values["date_expected_order"] = min(values["date_expected_order"], order_date)
+        for values in groups.values():
+            values["amount_gross"] = self.currency_id.round(values["amount_gross"])
+            values["amount_discount"] = self.currency_id.round(values["amount_discount"])
+        return list(groups.values())

@@ -1,0 +1,107 @@
+"""Writes demo/crm_opportunity_management_demo.xml: 30 opportunities, lines in USD and EUR.
+
+Run from the repository root: ``python3 tools/generate_demo_xml.py`` (seeded, so the
+output only changes when this script does).
+"""
+
+import random
+from pathlib import Path
+
+PARTNERS = [f"base.res_partner_{n}" for n in (1, 2, 3, 4, 10, 12, 18)] + [
+    f"base.res_partner_address_{n}" for n in (1, 3, 10, 13, 15)
+]
+QUALITIES = ["strategic", "regular", "occasional", "prospect"]
+TYPES = ["new_business", "upsell", "renewal", "tender"]
+FAMILIES = [("hardware", "Hardware"), ("software", "Software licences"), ("services", "Services"),
+            ("maintenance", "Maintenance")]
+STAGES = ["crm.stage_lead1", "crm.stage_lead2", "crm.stage_lead3"]
+USERS = ["base.user_admin", "base.user_demo"]
+SUBJECTS = ["Office network upgrade", "ERP roll-out", "Warehouse scanners", "Cloud migration",
+            "Annual maintenance", "Training programme", "Data centre refresh", "Retail POS terminals",
+            "Security audit", "CRM licences", "Field service tablets", "Backup solution",
+            "Video-conference rooms", "Printer fleet", "Support contract renewal"]
+WON_REASONS = ["price", "quality", "relationship", "service", "delivery"]
+
+
+def in_days(days):
+    return f"(DateTime.today() + relativedelta(days={days})).strftime('%Y-%m-%d')"
+
+
+def field(name, value=None, ref=None, eval_=None):
+    if ref:
+        return f'        <field name="{name}" ref="{ref}"/>'
+    if eval_:
+        return f'        <field name="{name}" eval="{eval_}"/>'
+    return f'        <field name="{name}">{value}</field>'
+
+
+def record(xmlid, model, fields):
+    return [f'    <record id="{xmlid}" model="{model}">', *fields, "    </record>"]
+
+
+def line_command(rnd, key, name, days):
+    gross = rnd.randint(20, 400) * 100
+    discount = rnd.choice([0, 0, 5, 10, 15]) * gross // 100
+    day = days - rnd.randint(0, 30)
+    return (
+        f"(0, 0, {{'product_categ_id': ref('product_category_{key}_demo'), 'name': '{name}', "
+        f"'amount_gross': {gross}, 'amount_discount': {discount}, "
+        f"'date_expected_order': {in_days(day)}, 'date_expected_delivery': {in_days(day + 20)}, "
+        f"'date_expected_invoice': {in_days(day + 30)}}})"
+    )
+
+
+def opportunity(rnd, number):
+    days = rnd.randint(-60, 240)
+    fields = [
+        field("name", SUBJECTS[number % len(SUBJECTS)]),
+        field("type", "opportunity"),
+        field("partner_id", ref=rnd.choice(PARTNERS)),
+        field("user_id", ref=USERS[number % 2]),
+        field("team_id", ref="sales_team.team_sales_department"),
+        field("opportunity_type_id", ref=f"crm_opportunity_type_{TYPES[number % 4]}"),
+        field("date_deadline", eval_=in_days(days)),
+    ]
+    if number % 3 == 0:
+        fields.append(field("currency_id", ref="base.EUR"))
+    if number > 27:  # lost
+        fields += [field("stage_id", ref=STAGES[number % 3]), field("active", eval_="False"),
+                   field("probability", 0), field("lost_reason_id", ref="crm.lost_reason_1"),
+                   field("close_description", "The customer postponed the project to next year.")]
+    elif number > 22:  # won
+        fields += [field("stage_id", ref="crm.stage_lead4"),
+                   field("won_reason_id", ref=f"crm_won_reason_{WON_REASONS[number % 5]}"),
+                   field("close_description", "Chosen over two competitors after the on-site demo.")]
+    else:
+        level = rnd.choice([10, 25, 50, 75, 90])
+        fields += [field("stage_id", ref=STAGES[number % 3]),
+                   field("probability_level_id", ref=f"crm_probability_level_{level}")]
+    if number % 5:
+        families = rnd.sample(FAMILIES, rnd.randint(1, 3))
+        commands = ",\n            ".join(line_command(rnd, key, name, days) for key, name in families)
+        fields.append(f'        <field name="line_ids" eval="[\n            {commands}]"/>')
+    else:
+        fields += [field("expected_revenue", rnd.randint(5, 90) * 1000),
+                   field("date_expected_invoice", eval_=in_days(days + 30))]
+    fields.append(field("expected_margin", rnd.randint(5, 40) * 100))
+    return record(f"crm_lead_{number:02d}_demo", "crm.lead", fields)
+
+
+def main():
+    rnd = random.Random(18)
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<odoo>"]
+    lines += record("base.EUR", "res.currency", [field("active", eval_="True")])
+    for key, name in FAMILIES:
+        lines += record(f"product_category_{key}_demo", "product.category",
+                        [field("parent_id", ref="product.product_category_all"), field("name", name)])
+    for index, partner in enumerate(PARTNERS):
+        lines += record(partner, "res.partner",
+                        [field("contact_quality_id", ref=f"crm_contact_quality_{QUALITIES[index % 4]}")])
+    for number in range(1, 31):
+        lines += opportunity(rnd, number)
+    lines += ["</odoo>", ""]
+    Path("demo/crm_opportunity_management_demo.xml").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# Development and test harness of crm_opportunity_management (see README "Development").
+#
+#   tools/harness.sh run    -> Odoo at http://localhost:8069 with the module and its demo data
+#   tools/harness.sh test   -> static checks, engine tests, Odoo tests; last line "N passed, N failed, N skipped"
+#   tools/harness.sh host   -> only prepare the host (Odoo source, packages, virtualenv, PostgreSQL)
+#   tools/harness.sh odoo-suites -> Odoo's own crm + sale_crm suites with this module installed
+#
+# Everything it needs is installed on demand, so that a clean machine (CI) gets the same run.
+set -euo pipefail
+
+MODULE=crm_opportunity_management
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ODOO_SRC=${ODOO_SRC:-/opt/odoo}
+ODOO_ARCHIVE=${ODOO_ARCHIVE:-$ROOT/../shared/odoo/odoo-18.0.tar.xz}
+ODOO_GIT=${ODOO_GIT:-https://github.com/odoo/odoo.git}
+CACHE_DIR=${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/$MODULE}
+PYTHON=${PYTHON:-python3}
+DB_NAME=${DB_NAME:-$MODULE}
+HTTP_PORT=${HTTP_PORT:-8069}
+# The addons path holds the module through a folder named after it: the repository root
+# is the add-on, whatever the clone's folder is called.
+ADDONS_LINK_DIR=$CACHE_DIR/addons
+
+log() { printf '\033[1m[harness]\033[0m %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# --------------------------------------------------------------------------- Odoo source
+odoo_available() { [ -f "$ODOO_SRC/odoo-bin" ]; }
+
+ensure_odoo_src() {
+    odoo_available && return 0
+    if [ -f "$ODOO_ARCHIVE" ]; then
+        log "unpacking $ODOO_ARCHIVE into $ODOO_SRC"
+        mkdir -p "$ODOO_SRC"
+        tar -xJf "$ODOO_ARCHIVE" -C "$ODOO_SRC" --strip-components=1
+    elif [ "${1:-}" = clone ] && command -v git >/dev/null; then
+        log "no Odoo source nor archive: cloning Odoo 18.0 (shallow) into $ODOO_SRC"
+        git clone --depth 1 --branch 18.0 "$ODOO_GIT" "$ODOO_SRC" || true
+    fi
+    odoo_available
+}
+
+# --------------------------------------------------------------------------- Debian packages
+ensure_debian_packages() {
+    local wanted=(libpq-dev libldap2-dev libsasl2-dev gcc python3-dev postgresql chromium)
+    local missing=()
+    for pkg in "${wanted[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if is_root && command -v apt-get >/dev/null; then
+        log "installing Debian packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        log "missing Debian packages (install them as root): ${missing[*]}"
+    fi
+}
+
+# --------------------------------------------------------------------------- virtualenv
+venv_key() {
+    cat "$ODOO_SRC/requirements.txt" "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" 2>/dev/null \
+        | sha256sum | cut -c1-12
+}
+
+ensure_venv() {
+    local key; key=$(venv_key)
+    VENV=$CACHE_DIR/venv-$key
+    if [ ! -f "$VENV/.complete" ]; then
+        log "creating virtualenv $VENV"
+        rm -rf "$VENV"
+        mkdir -p "$CACHE_DIR"
+        "$PYTHON" -m venv "$VENV"
+        "$VENV/bin/pip" install -q --upgrade pip wheel
+        # Odoo pins old source packages (cbor2 5.4.2 imports pkg_resources while building);
+        # pip 26 applies PIP_CONSTRAINT no more to build environments, hence both variables.
+        local constraints=$CACHE_DIR/build-constraints.txt
+        echo 'setuptools<70' > "$constraints"
+        if odoo_available; then
+            PIP_CONSTRAINT=$constraints PIP_BUILD_CONSTRAINT=$constraints \
+                "$VENV/bin/pip" install -q -r "$ODOO_SRC/requirements.txt"
+        fi
+        PIP_CONSTRAINT=$constraints PIP_BUILD_CONSTRAINT=$constraints \
+            "$VENV/bin/pip" install -q -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
+        touch "$VENV/.complete"
+    fi
+    export PATH=$VENV/bin:$PATH
+}
+
+# --------------------------------------------------------------------------- PostgreSQL
+pg_ready() { pg_isready -q 2>/dev/null; }
+
+ensure_postgres() {
+    if ! pg_ready; then
+        if is_root && command -v pg_lsclusters >/dev/null; then
+            # The packaged cluster runs as its owner (postgres), which pg_ctlcluster switches to.
+            local cluster
+            cluster=$(pg_lsclusters -h | awk 'NR==1 {print $1" "$2}')
+            if [ -z "$cluster" ]; then
+                local version; version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+                log "creating PostgreSQL cluster $version main"
+                pg_createcluster "$version" main >/dev/null
+                cluster="$version main"
+            fi
+            log "starting PostgreSQL cluster $cluster"
+            # shellcheck disable=SC2086
+            pg_ctlcluster $cluster start
+        else
+            start_private_cluster
+        fi
+        for _ in $(seq 30); do pg_ready && break; sleep 1; done
+        pg_ready || die "PostgreSQL did not start"
+    fi
+    if is_root && [ -z "${PGHOST:-}" ]; then
+        # Odoo refuses to connect as "postgres": give the calling user its own role.
+        su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='$(whoami)'\"" | grep -q 1 \
+            || su postgres -c "createuser -s $(whoami)"
+    fi
+}
+
+start_private_cluster() {
+    # Unprivileged user without a reachable server: a cluster of our own under the cache.
+    local bindir; bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -n "$bindir" ] || die "PostgreSQL is not installed (apt-get install postgresql)"
+    local data=$CACHE_DIR/pgdata
+    export PGHOST=$CACHE_DIR/pgsocket PGPORT=${PGPORT:-5432}
+    mkdir -p "$PGHOST"
+    [ -f "$data/PG_VERSION" ] || "$bindir/initdb" -D "$data" -A trust -U "$(whoami)" >/dev/null
+    log "starting a private PostgreSQL cluster in $data"
+    "$bindir/pg_ctl" -D "$data" -l "$CACHE_DIR/postgres.log" -o "-k $PGHOST -c listen_addresses=''" start >/dev/null
+}
+
+# --------------------------------------------------------------------------- Odoo
+ensure_addons_link() {
+    mkdir -p "$ADDONS_LINK_DIR"
+    ln -sfn "$ROOT" "$ADDONS_LINK_DIR/$MODULE"
+}
+
+odoo_bin() {
+    local command=()
+    case "${1:-}" in shell|server|db|neutralize) command=("$1"); shift ;; esac
+    local args=(--addons-path="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$ADDONS_LINK_DIR"
+                --data-dir="$CACHE_DIR/filestore")
+    [ -n "${PGHOST:-}" ] && args+=(--db_host="$PGHOST")
+    [ -n "${PGPORT:-}" ] && args+=(--db_port="$PGPORT")
+    python "$ODOO_SRC/odoo-bin" "${command[@]}" "${args[@]}" "$@"
+}
+
+prepare_host() {
+    ensure_odoo_src "${1:-}" || return 1
+    ensure_debian_packages
+    ensure_venv
+    ensure_postgres
+    ensure_addons_link
+}
+
+# --------------------------------------------------------------------------- results
+PASSED=0 FAILED=0 SKIPPED=0
+record() {  # record <passed> <failed> <skipped> <label>
+    PASSED=$((PASSED + $1)) FAILED=$((FAILED + $2)) SKIPPED=$((SKIPPED + $3))
+    log "$4: $1 passed, $2 failed, $3 skipped"
+}
+record_check() {  # record_check <label> <command...>: one check, passed when the command succeeds
+    local label=$1; shift
+    if "$@"; then record 1 0 0 "$label"; else record 0 1 0 "$label"; fi
+}
+record_junit() {  # record_junit <label> <junit.xml>
+    local counts
+    counts=$(python3 - "$2" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except (OSError, ET.ParseError):
+    print("0 1 0"); sys.exit()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+total = sum(int(s.get("tests", 0)) for s in suites)
+failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+skipped = sum(int(s.get("skipped", 0)) for s in suites)
+print(total - failed - skipped, failed, skipped)
+PY
+)
+    # shellcheck disable=SC2086
+    record $counts "$1"
+}
+
+# --------------------------------------------------------------------------- static checks
+static_checks() {
+    cd "$ROOT"
+    record_check "ruff" ruff check --quiet .
+    # On the add-on as a package (through its link), so the manifest and XML checks apply.
+    ensure_addons_link
+    record_check "pylint-odoo (mandatory checks)" \
+        pylint --rcfile=.pylintrc-mandatory --output-format=parseable "$ADDONS_LINK_DIR/$MODULE"
+    record_check "XML well-formed" python3 tools/check_module.py xml
+    record_check "manifest" python3 tools/check_module.py manifest
+}
+
+engine_tests() {
+    cd "$ROOT"
+    local report=$CACHE_DIR/junit-engine.xml
+    rm -f "$report"
+    python -m pytest -q -p no:cacheprovider -p no:odoo tests/engine --junitxml="$report" || true
+    record_junit "engine tests (tests/engine, no Odoo)" "$report"
+}
+
+# --------------------------------------------------------------------------- Odoo tests
+TEST_DB=${TEST_DB:-${MODULE}_test}
+
+install_test_database() {
+    local logfile=$CACHE_DIR/install.log
+    dropdb --if-exists "$TEST_DB" >/dev/null 2>&1 || true
+    log "installing $MODULE (with demo data) into a fresh database $TEST_DB"
+    odoo_bin -d "$TEST_DB" -i "$MODULE" --stop-after-init --without-demo= \
+        --log-level=info --logfile="$logfile" --http-port="$HTTP_PORT" || true
+    # Any ERROR, CRITICAL or WARNING of the install fails it (a few of Odoo's own notices excepted).
+    local problems
+    problems=$(grep -E " (ERROR|CRITICAL|WARNING) " "$logfile" \
+        | grep -vE "$(cat "$ROOT/tools/expected_warnings.txt" | grep -v '^#' | paste -sd'|')" || true)
+    if [ -n "$problems" ] || ! grep -q "Modules loaded" "$logfile"; then
+        log "install of $MODULE logged problems:"; echo "$problems" | head -40 >&2
+        return 1
+    fi
+}
+
+write_odoo_config() {
+    ODOO_RC=$CACHE_DIR/odoo-test.conf
+    {
+        echo "[options]"
+        echo "addons_path = $ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$ADDONS_LINK_DIR"
+        echo "data_dir = $CACHE_DIR/filestore"
+        echo "db_name = $TEST_DB"
+        echo "dbfilter = ^$TEST_DB\$"
+        [ -n "${PGHOST:-}" ] && echo "db_host = $PGHOST"
+        [ -n "${PGPORT:-}" ] && echo "db_port = $PGPORT"
+        echo "http_interface = 127.0.0.1"
+    } > "$ODOO_RC"
+}
+
+module_tests() {
+    write_odoo_config
+    local report=$CACHE_DIR/junit-odoo.xml
+    rm -f "$report"
+    # Through the addons-path link, so that pytest-odoo names the test modules
+    # odoo.addons.crm_opportunity_management.tests.*, whatever the clone's folder is called.
+    (cd "$ADDONS_LINK_DIR/$MODULE" && PYTHONPATH=$ODOO_SRC python -m pytest -q -p no:cacheprovider \
+        --odoo-config="$ODOO_RC" --odoo-http --odoo-log-level=warn \
+        --ignore=tests/engine --junitxml="$report" tests) || true
+    record_junit "module tests (Odoo, pytest-odoo)" "$report"
+}
+
+odoo_suites() {  # Odoo's own crm and sale_crm suites, with this module installed
+    local logfile=$CACHE_DIR/odoo-suites.log
+    log "running Odoo's own crm and sale_crm suites with $MODULE installed"
+    odoo_bin -d "$TEST_DB" -u crm,sale_crm --test-enable --test-tags /crm,/sale_crm \
+        --stop-after-init --log-level=test --logfile="$logfile" --http-port="$HTTP_PORT" || true
+    local line
+    line=$(grep -E "[0-9]+ failed, [0-9]+ error\(s\) of [0-9]+ tests" "$logfile" | tail -1)
+    if [ -z "$line" ]; then
+        log "Odoo's suites did not report a result (see $logfile)"; record 0 1 0 "Odoo crm + sale_crm suites"; return
+    fi
+    local failed errors total
+    read -r failed errors total < <(echo "$line" | sed -E 's/.* ([0-9]+) failed, ([0-9]+) error\(s\) of ([0-9]+) tests.*/\1 \2 \3/')
+    grep -E "^(FAIL|ERROR):|  FAIL: |ERROR: " "$logfile" | head -20 >&2 || true
+    record $((total - failed - errors)) $((failed + errors)) 0 "Odoo crm + sale_crm suites"
+}
+
+run_tests() {
+    ensure_venv_for_static
+    static_checks
+    engine_tests
+    if prepare_host_for_tests; then
+        if install_test_database; then
+            record 1 0 0 "install of $MODULE on a fresh database"
+            module_tests
+            [ "${ODOO_SUITES:-1}" = 1 ] && odoo_suites
+        else
+            record 0 1 0 "install of $MODULE on a fresh database"
+        fi
+    else
+        log "SKIPPED: the Odoo suites (no Odoo source at $ODOO_SRC and no archive at $ODOO_ARCHIVE)"
+        record 0 0 1 "Odoo suites (no Odoo 18.0 available)"
+    fi
+    echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+    [ "$FAILED" -eq 0 ]
+}
+
+ensure_venv_for_static() {
+    # Without Odoo the virtualenv still serves the static checks and the engine tests.
+    ensure_odoo_src || true
+    ensure_debian_packages
+    ensure_venv
+}
+
+prepare_host_for_tests() {
+    odoo_available || return 1
+    ensure_postgres
+    ensure_addons_link
+}
+
+run_server() {
+    prepare_host clone || die "no Odoo 18.0 at $ODOO_SRC, no archive at $ODOO_ARCHIVE, and cloning failed"
+    if ! psql -lqt | cut -d'|' -f1 | grep -qw "$DB_NAME"; then
+        log "creating database $DB_NAME with $MODULE and its demo data (login admin / admin)"
+        odoo_bin -d "$DB_NAME" -i "$MODULE" --without-demo= --stop-after-init --log-level=warn
+    else
+        log "updating $MODULE in database $DB_NAME"
+        odoo_bin -d "$DB_NAME" -u "$MODULE" --stop-after-init --log-level=warn
+    fi
+    log "Odoo at http://localhost:$HTTP_PORT/odoo (login admin / admin)"
+    exec_odoo_server
+}
+
+exec_odoo_server() {
+    odoo_bin -d "$DB_NAME" --db-filter="^$DB_NAME\$" --http-port="$HTTP_PORT" "$@"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    case "${1:-}" in
+        run) run_server ;;
+        test) run_tests ;;
+        host) prepare_host clone ;;
+        odoo-suites) prepare_host && odoo_suites && echo "$PASSED passed, $FAILED failed, $SKIPPED skipped" ;;
+        *) echo "usage: $0 run|test|host|odoo-suites" >&2; exit 2 ;;
+    esac
+fi

@@ -1,0 +1,2 @@
+from . import crm_lead_won
+from . import crm_lead_lost
