@@ -202,7 +202,8 @@ engine_tests() {
     cd "$ROOT"
     local report=$CACHE_DIR/junit-engine.xml
     rm -f "$report"
-    python -m pytest -q -p no:cacheprovider -p no:odoo tests/engine --junitxml="$report" || true
+    PYTHONPATH=tests/engine python -m pytest -q -p no:cacheprovider -p no:odoo -p plain_dirs \
+        tests/engine --junitxml="$report" || true
     record_junit "engine tests (tests/engine, no Odoo)" "$report"
 }
 
@@ -245,9 +246,11 @@ module_tests() {
     rm -f "$report"
     # Through the addons-path link, so that pytest-odoo names the test modules
     # odoo.addons.crm_opportunity_management.tests.*, whatever the clone's folder is called.
-    (cd "$ADDONS_LINK_DIR/$MODULE" && PYTHONPATH=$ODOO_SRC python -m pytest -q -p no:cacheprovider \
+    local tests=$ADDONS_LINK_DIR/$MODULE/tests
+    (cd "$CACHE_DIR" && PYTHONPATH=$ODOO_SRC python -m pytest -q -p no:cacheprovider \
+        --rootdir="$ADDONS_LINK_DIR/$MODULE" -c "$ADDONS_LINK_DIR/$MODULE/pyproject.toml" \
         --odoo-config="$ODOO_RC" --odoo-http --odoo-log-level=warn \
-        --ignore=tests/engine --junitxml="$report" tests) || true
+        --ignore="$tests/engine" --junitxml="$report" "$tests") || true
     record_junit "module tests (Odoo, pytest-odoo)" "$report"
 }
 

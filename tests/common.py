@@ -1,0 +1,95 @@
+from odoo import Command, fields
+from odoo.tests import TransactionCase, new_test_user
+
+
+class OpportunityCase(TransactionCase):
+    """Base of the module's tests.
+
+    Fixtures (created once per class):
+    - ``company`` (USD, the main company) and ``company_2`` (EUR), each with its sales team;
+    - ``eur``: the euro, with rates on 2026-01-01 (1 USD = 0.9 EUR) and 2026-06-01
+      (1 USD = 0.8 EUR) in ``company``;
+    - ``salesman`` (own documents), ``salesman_all`` (all documents), ``sales_manager``:
+      users of ``company``; ``salesman_2``: a salesperson of ``company_2`` only;
+    - ``partner``: a customer; ``category_hw`` / ``category_sw``: product families;
+    - ``levels``: the default probability levels by percentage (0, 10, 25, 50, 75, 90, 100).
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True, mail_create_nolog=True))
+        cls.company = cls.env.ref("base.main_company")
+        cls.eur = cls.env.ref("base.EUR")
+        cls.eur.active = True
+        cls.env["res.currency.rate"].search([("currency_id", "=", cls.eur.id)]).unlink()
+        cls.env["res.currency.rate"].create(
+            [
+                {"name": "2026-01-01", "rate": 0.9, "currency_id": cls.eur.id, "company_id": cls.company.id},
+                {"name": "2026-06-01", "rate": 0.8, "currency_id": cls.eur.id, "company_id": cls.company.id},
+            ]
+        )
+        cls.company_2 = cls.env["res.company"].create({"name": "Opportunity Company 2", "currency_id": cls.eur.id})
+        cls.team = cls.env["crm.team"].create({"name": "Test Team", "company_id": cls.company.id})
+        groups = "sales_team.group_sale_salesman"
+        cls.salesman = new_test_user(
+            cls.env, "opp_salesman", groups=groups, company_id=cls.company.id, company_ids=[cls.company.id]
+        )
+        cls.salesman_other = new_test_user(
+            cls.env, "opp_salesman_other", groups=groups, company_id=cls.company.id, company_ids=[cls.company.id]
+        )
+        cls.salesman_all = new_test_user(
+            cls.env,
+            "opp_salesman_all",
+            groups="sales_team.group_sale_salesman_all_leads",
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
+        )
+        cls.sales_manager = new_test_user(
+            cls.env,
+            "opp_manager",
+            groups="sales_team.group_sale_manager",
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
+        )
+        cls.salesman_2 = new_test_user(
+            cls.env,
+            "opp_salesman_2",
+            groups="sales_team.group_sale_salesman_all_leads",
+            company_id=cls.company_2.id,
+            company_ids=[cls.company_2.id],
+        )
+        cls.partner = cls.env["res.partner"].create({"name": "Opportunity Customer", "email": "c@example.com"})
+        cls.category_hw = cls.env["product.category"].create({"name": "Test Hardware"})
+        cls.category_sw = cls.env["product.category"].create({"name": "Test Software"})
+        levels = cls.env["crm.probability.level"].search([])
+        cls.levels = {int(level.percentage): level for level in levels}
+
+    @classmethod
+    def create_opportunity(cls, lines=None, **values):
+        """An opportunity of ``salesman`` in ``company``; ``lines`` are dicts of line values."""
+        vals = {
+            "name": "Test Opportunity",
+            "type": "opportunity",
+            "partner_id": cls.partner.id,
+            "user_id": cls.salesman.id,
+            "team_id": cls.team.id,
+            "company_id": cls.company.id,
+            **values,
+        }
+        if lines:
+            vals["line_ids"] = [Command.create(line) for line in lines]
+        return cls.env["crm.lead"].create(vals)
+
+    @classmethod
+    def line(cls, gross, discount=0.0, category=None, **values):
+        return {
+            "product_categ_id": (category or cls.category_hw).id,
+            "amount_gross": gross,
+            "amount_discount": discount,
+            **values,
+        }
+
+    @staticmethod
+    def date(value):
+        return fields.Date.to_date(value)

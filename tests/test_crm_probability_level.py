@@ -1,0 +1,127 @@
+from odoo.exceptions import ValidationError
+from odoo.tests import Form, tagged
+
+from .common import OpportunityCase
+
+
+@tagged("post_install", "-at_install")
+class TestCrmProbabilityLevel(OpportunityCase):
+    def test_default_levels(self):
+        self.assertEqual(sorted(self.levels), [0, 10, 25, 50, 75, 90, 100])
+
+    def test_level_follows_probability(self):
+        lead = self.create_opportunity(probability=30)
+        self.assertEqual(lead.probability_level_id, self.levels[25])
+        for probability, expected in ((0, 0), (9.99, 0), (10, 10), (74.5, 50), (90, 90), (100, 100)):
+            lead.probability = probability
+            self.assertEqual(lead.probability_level_id, self.levels[expected], probability)
+
+    def test_choosing_a_level_sets_the_probability(self):
+        lead = self.create_opportunity(probability=12)
+        lead.write({"probability_level_id": self.levels[75].id})
+        self.assertEqual(lead.probability, 75)
+        self.assertEqual(lead.probability_level_id, self.levels[75])
+        created = self.create_opportunity(probability_level_id=self.levels[50].id)
+        self.assertEqual(created.probability, 50)
+
+    def test_given_probability_wins_over_a_given_level(self):
+        lead = self.create_opportunity()
+        lead.write({"probability_level_id": self.levels[25].id, "probability": 60})
+        self.assertEqual(lead.probability, 60)
+        self.assertEqual(lead.probability_level_id, self.levels[50])
+
+    def test_form_onchange(self):
+        lead = self.create_opportunity(probability=5)
+        with Form(lead) as form:
+            form.probability_level_id = self.levels[90]
+            self.assertEqual(form.probability, 90)
+            form.probability = 26
+            self.assertEqual(form.probability_level_id, self.levels[25])
+        self.assertEqual((lead.probability, lead.probability_level_id), (26, self.levels[25]))
+
+    def test_won_and_lost_move_the_level(self):
+        lead = self.create_opportunity(probability=40)
+        lead.action_set_won()
+        self.assertEqual(lead.probability_level_id, self.levels[100])
+        other = self.create_opportunity(probability=40)
+        other.action_set_lost()
+        self.assertEqual(other.probability_level_id, self.levels[0])
+
+    def test_stage_and_pls_changes_move_the_level(self):
+        """Odoo's predictive scoring recomputes the probability on a stage change: the level follows."""
+        stages = self.env["crm.stage"].search([("is_won", "=", False)], order="sequence", limit=2)
+        lead = self.create_opportunity(stage_id=stages[0].id)
+        self.assertTrue(lead.is_automated_probability)
+        # PLS is frequency-based: give it history so the stage matters.
+        won_stage = self.env["crm.stage"].search([("is_won", "=", True)], limit=1)
+        history = self.env["crm.lead"].create(
+            [
+                {
+                    "name": f"history {index}",
+                    "type": "opportunity",
+                    "team_id": self.team.id,
+                    "stage_id": stages[1].id,
+                    "company_id": self.company.id,
+                }
+                for index in range(6)
+            ]
+        )
+        history[:5].write({"stage_id": won_stage.id})
+        history[5:].action_set_lost()
+        lead.write({"stage_id": stages[1].id})
+        lead.flush_recordset()
+        self.assertEqual(lead.probability, lead.automated_probability)
+        expected = max(
+            (level for level in self.levels.values() if level.percentage <= lead.probability),
+            key=lambda level: level.percentage,
+        )
+        self.assertEqual(lead.probability_level_id, expected)
+
+    def test_changing_the_table_rebuckets_opportunities(self):
+        lead = self.create_opportunity(probability=60)
+        self.assertEqual(lead.probability_level_id, self.levels[50])
+        sixty = self.env["crm.probability.level"].create({"code": "L60", "name": "Shortlisted", "percentage": 60})
+        self.assertEqual(lead.probability_level_id, sixty)
+        sixty.percentage = 65
+        self.assertEqual(lead.probability_level_id, self.levels[50])
+        sixty.percentage = 55
+        self.assertEqual(lead.probability_level_id, sixty)
+        sixty.active = False
+        self.assertEqual(lead.probability_level_id, self.levels[50])
+
+    def test_sql_and_python_buckets_agree(self):
+        probabilities = [0, 0.5, 10, 24.99, 25, 49, 50, 75.1, 89, 90, 99.9, 100]
+        leads = self.env["crm.lead"].create(
+            [
+                {"name": f"p{p}", "type": "opportunity", "probability": p, "company_id": self.company.id}
+                for p in probabilities
+            ]
+        )
+        python_levels = leads.mapped(lambda lead: lead.probability_level_id.id)
+        self.env["crm.probability.level"]._reassign_leads()
+        self.assertEqual(leads.mapped(lambda lead: lead.probability_level_id.id), python_levels)
+
+    def test_percentage_out_of_range(self):
+        Level = self.env["crm.probability.level"]
+        for percentage in (-1, 100.01, 250):
+            with self.assertRaisesRegex(ValidationError, "Percentage"), self.cr.savepoint():
+                Level.create({"code": f"BAD{percentage}", "name": "Bad", "percentage": percentage})
+        self.assertFalse(Level.search([("code", "like", "BAD")]))
+
+    def test_duplicate_code_and_percentage(self):
+        Level = self.env["crm.probability.level"]
+        with self.assertRaisesRegex(ValidationError, "Code"), self.cr.savepoint():
+            Level.create({"code": self.levels[50].code, "name": "Twin", "percentage": 51})
+        with self.assertRaisesRegex(ValidationError, "Percentage"), self.cr.savepoint():
+            Level.create({"code": "L50B", "name": "Twin", "percentage": 50})
+        self.assertFalse(Level.search([("name", "=", "Twin")]))
+        # an archived level may share a percentage
+        self.levels[50].active = False
+        Level.create({"code": "L50B", "name": "Replacement", "percentage": 50})
+
+    def test_duplicate_type_code(self):
+        Type = self.env["crm.opportunity.type"]
+        existing = Type.search([], limit=1)
+        with self.assertRaisesRegex(ValidationError, "Code"), self.cr.savepoint():
+            Type.create({"code": existing.code, "name": "Twin type"})
+        self.assertFalse(Type.search([("name", "=", "Twin type")]))
