@@ -222,8 +222,12 @@ class CrmLead(models.Model):
 
     @api.onchange("probability_level_id")
     def _onchange_probability_level_id(self):
-        if self.probability_level_id:
-            self.probability = self.probability_level_id.percentage
+        # Typing a probability recomputes the level, which comes back here: keep the
+        # typed probability when it already lies in the chosen level.
+        level = self.probability_level_id
+        bucket = self.env["crm.probability.level"]._find_for_probabilities([self.probability])[self.probability]
+        if level and level != bucket:
+            self.probability = level.percentage
 
     def _message_post_after_hook(self, message, msg_vals):
         interaction = message.message_type in ("comment", "email") or message.mail_activity_type_id

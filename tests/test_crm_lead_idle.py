@@ -58,7 +58,7 @@ class TestCrmLeadIdle(OpportunityCase):
                 (">=", 10.5): [],
                 ("<", 11): lead_id,
                 ("<", 10): [],
-                ("<", 10.5): [],
+                ("<", 10.5): lead_id,
                 ("<=", 10): lead_id,
                 ("<=", 9): [],
                 ("<=", 10.5): lead_id,

@@ -50,7 +50,9 @@ class TestCrmProbabilityLevel(OpportunityCase):
     def test_stage_and_pls_changes_move_the_level(self):
         """Odoo's predictive scoring recomputes the probability on a stage change: the level follows."""
         stages = self.env["crm.stage"].search([("is_won", "=", False)], order="sequence", limit=2)
-        lead = self.create_opportunity(stage_id=stages[0].id)
+        lead = self.create_opportunity(stage_id=stages[0].id, probability_level_id=self.levels[50].id)
+        self.assertFalse(lead.is_automated_probability)
+        lead.action_set_automated_probability()
         self.assertTrue(lead.is_automated_probability)
         # PLS is frequency-based: give it history so the stage matters.
         won_stage = self.env["crm.stage"].search([("is_won", "=", True)], limit=1)

@@ -1,6 +1,9 @@
 import xmlrpc.client
 
+from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_WARNING
 from odoo.tests import HttpCase, new_test_user, tagged
+
+PASSWORD = "opp-rpc-password"
 
 
 @tagged("post_install", "-at_install")
@@ -10,17 +13,19 @@ class TestXmlRpc(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.user = new_test_user(cls.env, "opp_rpc", groups="sales_team.group_sale_salesman_all_leads")
+        cls.user = new_test_user(
+            cls.env, "opp_rpc", password=PASSWORD, groups="sales_team.group_sale_salesman_all_leads"
+        )
         cls.category = cls.env["product.category"].create({"name": "RPC family"})
         cls.level_75 = cls.env.ref("crm_opportunity_management.crm_probability_level_75")
 
     def setUp(self):
         super().setUp()
-        self.uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, "opp_rpc", "opp_rpc", {})
+        self.uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, "opp_rpc", PASSWORD, {})
         self.assertTrue(self.uid)
 
     def call(self, model, method, *args, **kwargs):
-        return self.xmlrpc_object.execute_kw(self.env.cr.dbname, self.uid, "opp_rpc", model, method, list(args), kwargs)
+        return self.xmlrpc_object.execute_kw(self.env.cr.dbname, self.uid, PASSWORD, model, method, list(args), kwargs)
 
     def test_create_and_read_an_opportunity_with_lines(self):
         lead_id = self.call(
@@ -76,5 +81,6 @@ class TestXmlRpc(HttpCase):
                 },
             )
         self.assertIn("Discount", caught.exception.faultString)
-        self.assertIn("ValidationError", caught.exception.faultString)
+        self.assertEqual(caught.exception.faultCode, RPC_FAULT_CODE_WARNING, "a user error, no traceback")
+        self.assertNotIn("Traceback", caught.exception.faultString)
         self.assertFalse(self.call("crm.lead", "search", [("name", "=", "Too much discount")]))

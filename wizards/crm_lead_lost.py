@@ -9,7 +9,6 @@ class CrmLeadLost(models.TransientModel):
     def action_lost_reason_apply(self):
         # The closing note of Odoo's lost dialog is also kept on the record, like the
         # description given when an opportunity is won.
-        result = super().action_lost_reason_apply()
         if not is_html_empty(self.lost_feedback):
             self.lead_ids.write({"close_description": html2plaintext(self.lost_feedback)})
-        return result
+        return super().action_lost_reason_apply()
