@@ -24,14 +24,14 @@ class CrmLead(models.Model):
         help="Unique reference of the opportunity, given at creation.",
     )
     opportunity_type_id = fields.Many2one(
-        "crm.opportunity.type", index="btree_not_null",
-        check_company=True, tracking=True, ondelete="restrict",
+        "crm.opportunity.type", index="btree_not_null", default=lambda self: self._default_opportunity_type_id(),
+        check_company=True, tracking=True, ondelete="set null",
         domain="['|', ('company_id', '=', False), ('company_id', '=', company_id)]",
     )
     probability_level_id = fields.Many2one(
         "crm.probability.level", index="btree_not_null",
         compute="_compute_probability_level_id", store=True, readonly=False,
-        tracking=True, ondelete="restrict",
+        tracking=True, ondelete="set null",
         help="Band of the probability of success. Choosing a level sets the probability; "
         "when the probability changes (by hand, by stage or by Odoo's predictive scoring), "
         "the level follows.",
@@ -81,7 +81,7 @@ class CrmLead(models.Model):
     # Closing
     won_reason_id = fields.Many2one(
         "crm.won.reason", index="btree_not_null",
-        tracking=True, ondelete="restrict", copy=False,
+        tracking=True, ondelete="set null", copy=False,
     )
     close_description = fields.Text(
         string="Closing Description", copy=False,
@@ -102,6 +102,15 @@ class CrmLead(models.Model):
     _sql_constraints = [
         ("number_unique", "UNIQUE(number)", "The opportunity number must be unique."),
     ]
+
+    # ------------------------------------------------------------------ defaults
+
+    @api.model
+    def _default_opportunity_type_id(self):
+        company = self.env["res.company"].browse(self.env.context.get("default_company_id")) or self.env.company
+        return self.env["crm.opportunity.type"].search(
+            [("company_id", "in", [False, company.id])], limit=1
+        )
 
     # ------------------------------------------------------------------ computes
 

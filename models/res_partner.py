@@ -8,6 +8,6 @@ class ResPartner(models.Model):
         "crm.contact.quality",
         index="btree_not_null",
         tracking=True,
-        ondelete="restrict",
+        ondelete="set null",
         help="How valuable this contact is as a customer; shown on its opportunities and on the map.",
     )

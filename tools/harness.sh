@@ -217,9 +217,7 @@ install_test_database() {
     odoo_bin -d "$TEST_DB" -i "$MODULE" --stop-after-init --without-demo= \
         --log-level=info --logfile="$logfile" --http-port="$HTTP_PORT" || true
     # Any ERROR, CRITICAL or WARNING of the install fails it (a few of Odoo's own notices excepted).
-    local problems
-    problems=$(grep -E " (ERROR|CRITICAL|WARNING) " "$logfile" \
-        | grep -vE "$(cat "$ROOT/tools/expected_warnings.txt" | grep -v '^#' | paste -sd'|')" || true)
+    local problems; problems=$(log_problems "$logfile")
     if [ -n "$problems" ] || ! grep -q "Modules loaded" "$logfile"; then
         log "install of $MODULE logged problems:"; echo "$problems" | head -40 >&2
         return 1
@@ -270,6 +268,39 @@ odoo_suites() {  # Odoo's own crm and sale_crm suites, with this module installe
     record $((total - failed - errors)) $((failed + errors)) 0 "Odoo crm + sale_crm suites"
 }
 
+log_problems() {  # log_problems <logfile>: the ERROR / CRITICAL / unexpected WARNING lines
+    grep -E " (ERROR|CRITICAL|WARNING) " "$1" \
+        | grep -vE "$(grep -v '^#' "$ROOT/tools/expected_warnings.txt" | paste -sd'|')" || true
+}
+
+install_uninstall_check() {
+    # The module installs on a database where crm, sale_crm and account already hold
+    # (demo) data, numbers the existing opportunities, and uninstalls cleanly.
+    local db=${MODULE}_upgrade logfile=$CACHE_DIR/install-uninstall.log
+    dropdb --if-exists "$db" >/dev/null 2>&1 || true
+    : > "$logfile"
+    odoo_bin -d "$db" -i crm,sale_crm,account --without-demo= --stop-after-init --log-level=warn \
+        --logfile="$CACHE_DIR/install-base.log" || return 1
+    odoo_bin -d "$db" -i "$MODULE" --without-demo= --stop-after-init --log-level=warn --logfile="$logfile" \
+        || return 1
+    odoo_bin shell -d "$db" --log-level=warn --logfile="$logfile" <<'PY' || return 1
+leads = env["crm.lead"].with_context(active_test=False).search([])
+assert leads and not leads.filtered(lambda lead: not lead.number), "every existing lead has a number"
+assert not leads.filtered(lambda lead: lead.expected_revenue != lead.amount_net_company), "amounts consistent"
+env["ir.module.module"].search([("name", "=", "crm_opportunity_management")]).button_immediate_uninstall()
+env.cr.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'crm_lead'"
+               " AND column_name IN ('number', 'probability_level_id', 'amount_net_company')")
+assert not env.cr.fetchall(), "columns dropped"
+env.cr.execute("SELECT model FROM ir_model WHERE model LIKE 'crm.%%' AND model IN "
+               "('crm.opportunity.type', 'crm.probability.level', 'crm.lead.line', 'crm.won.reason')")
+assert not env.cr.fetchall(), "models removed"
+print("install-uninstall: OK")
+PY
+    local problems; problems=$(log_problems "$logfile")
+    [ -z "$problems" ] || { log "install / uninstall logged problems:"; echo "$problems" | head -20 >&2; return 1; }
+    dropdb --if-exists "$db" >/dev/null 2>&1 || true
+}
+
 run_tests() {
     ensure_venv_for_static
     static_checks
@@ -278,7 +309,10 @@ run_tests() {
         if install_test_database; then
             record 1 0 0 "install of $MODULE on a fresh database"
             module_tests
-            [ "${ODOO_SUITES:-1}" = 1 ] && odoo_suites
+            if [ "${ODOO_SUITES:-1}" = 1 ]; then
+                odoo_suites
+                record_check "install on a database with crm data, then uninstall" install_uninstall_check
+            fi
         else
             record 0 1 0 "install of $MODULE on a fresh database"
         fi
@@ -326,6 +360,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
         test) run_tests ;;
         host) prepare_host clone ;;
         odoo-suites) prepare_host && odoo_suites && echo "$PASSED passed, $FAILED failed, $SKIPPED skipped" ;;
+        install-uninstall) prepare_host && install_uninstall_check ;;
         *) echo "usage: $0 run|test|host|odoo-suites" >&2; exit 2 ;;
     esac
 fi
