@@ -31,39 +31,26 @@ class OpportunityCase(TransactionCase):
         )
         cls.company_2 = cls.env["res.company"].create({"name": "Opportunity Company 2", "currency_id": cls.eur.id})
         cls.team = cls.env["crm.team"].create({"name": "Test Team", "company_id": cls.company.id})
-        groups = "sales_team.group_sale_salesman"
-        cls.salesman = new_test_user(
-            cls.env, "opp_salesman", groups=groups, company_id=cls.company.id, company_ids=[cls.company.id]
+        own, every, manager = (
+            "sales_team.group_sale_salesman",
+            "sales_team.group_sale_salesman_all_leads",
+            "sales_team.group_sale_manager",
         )
-        cls.salesman_other = new_test_user(
-            cls.env, "opp_salesman_other", groups=groups, company_id=cls.company.id, company_ids=[cls.company.id]
-        )
-        cls.salesman_all = new_test_user(
-            cls.env,
-            "opp_salesman_all",
-            groups="sales_team.group_sale_salesman_all_leads",
-            company_id=cls.company.id,
-            company_ids=[cls.company.id],
-        )
-        cls.sales_manager = new_test_user(
-            cls.env,
-            "opp_manager",
-            groups="sales_team.group_sale_manager",
-            company_id=cls.company.id,
-            company_ids=[cls.company.id],
-        )
-        cls.salesman_2 = new_test_user(
-            cls.env,
-            "opp_salesman_2",
-            groups="sales_team.group_sale_salesman_all_leads",
-            company_id=cls.company_2.id,
-            company_ids=[cls.company_2.id],
-        )
+        cls.salesman = cls.create_user("opp_salesman", own)
+        cls.salesman_other = cls.create_user("opp_salesman_other", own)
+        cls.salesman_all = cls.create_user("opp_salesman_all", every)
+        cls.sales_manager = cls.create_user("opp_manager", manager)
+        cls.salesman_2 = cls.create_user("opp_salesman_2", every, cls.company_2)
         cls.partner = cls.env["res.partner"].create({"name": "Opportunity Customer", "email": "c@example.com"})
         cls.category_hw = cls.env["product.category"].create({"name": "Test Hardware"})
         cls.category_sw = cls.env["product.category"].create({"name": "Test Software"})
         levels = cls.env["crm.probability.level"].search([])
         cls.levels = {int(level.percentage): level for level in levels}
+
+    @classmethod
+    def create_user(cls, login, groups, company=None):
+        company = company or cls.company
+        return new_test_user(cls.env, login, groups=groups, company_id=company.id, company_ids=[company.id])
 
     @classmethod
     def create_opportunity(cls, lines=None, **values):

@@ -24,7 +24,7 @@ class TestCrmLeadClosing(OpportunityCase):
         self.assertEqual(action["res_model"], "crm.lead.won")
         self.assertEqual(action["context"]["default_lead_ids"], lead.ids)
         self.assertLess(lead.probability, 100, "nothing happens before the dialog is confirmed")
-        wizard = Form(self.env["crm.lead.won"].with_context(action["context"]))
+        wizard = Form(self.env["crm.lead.won"].with_context(**action["context"]))
         wizard.won_reason_id = self.reason
         wizard.close_description = "Best price and fast delivery"
         result = wizard.save().action_won_reason_apply()
