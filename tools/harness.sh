@@ -62,8 +62,10 @@ ensure_debian_packages() {
 
 # --------------------------------------------------------------------------- virtualenv
 venv_key() {
-    cat "$ODOO_SRC/requirements.txt" "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" 2>/dev/null \
-        | sha256sum | cut -c1-12
+    local file
+    for file in "$ODOO_SRC/requirements.txt" "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt"; do
+        if [ -f "$file" ]; then cat "$file"; fi
+    done | sha256sum | cut -c1-12
 }
 
 ensure_venv() {
