@@ -24,13 +24,18 @@
         "data/crm_opportunity_type_data.xml",
         "data/crm_contact_quality_data.xml",
         "data/crm_won_reason_data.xml",
+        "data/mail_message_subtype_data.xml",
+        "data/base_automation_data.xml",
         "wizards/crm_lead_won_views.xml",
         "views/crm_probability_level_views.xml",
         "views/crm_opportunity_type_views.xml",
         "views/crm_contact_quality_views.xml",
         "views/crm_won_reason_views.xml",
         "views/crm_lead_line_views.xml",
+        "views/crm_stage_views.xml",
+        "views/crm_lead_stage_history_views.xml",
         "views/crm_lead_views.xml",
+        "views/crm_lead_board_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
         "views/crm_opportunity_management_menus.xml",
@@ -38,6 +43,14 @@
     "demo": [
         "demo/crm_opportunity_management_demo.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "crm_opportunity_management/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "crm_opportunity_management/static/tests/tours/**/*",
+        ],
+    },
     "post_init_hook": "post_init_hook",
     "installable": True,
     "application": False,

@@ -8,3 +8,7 @@ from . import res_config_settings
 from . import res_partner
 from . import crm_lead
 from . import crm_lead_line
+from . import crm_stage
+from . import crm_lead_stage_history
+from . import crm_lead_workflow
+from . import crm_lead_board

@@ -31,7 +31,7 @@ class CrmLead(models.Model):
     probability_level_id = fields.Many2one(
         "crm.probability.level", index="btree_not_null",
         compute="_compute_probability_level_id", store=True, readonly=False,
-        tracking=True, ondelete="set null",
+        tracking=True, ondelete="set null", group_expand="_read_group_probability_level_ids",
         help="Band of the probability of success. Choosing a level sets the probability; "
         "when the probability changes (by hand, by stage or by Odoo's predictive scoring), "
         "the level follows.",
@@ -111,6 +111,11 @@ class CrmLead(models.Model):
         return self.env["crm.opportunity.type"].search(
             [("company_id", "in", [False, company.id])], limit=1
         )
+
+    @api.model
+    def _read_group_probability_level_ids(self, levels, domain):
+        """The progress board shows every level, empty or not."""
+        return levels.search([])
 
     # ------------------------------------------------------------------ computes
 

@@ -22,3 +22,9 @@ class CrmOpportunityType(models.Model):
         index=True,
         help="Leave empty to share the type between all companies.",
     )
+    stage_ids = fields.Many2many(
+        "crm.stage", "crm_opportunity_type_stage_rel", "type_id", "stage_id",
+        string="Workflow",
+        help="The stages opportunities of this type go through, in the stages' order. "
+        "Empty: all stages of the sales team.",
+    )

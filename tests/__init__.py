@@ -6,3 +6,6 @@ from . import test_crm_lead_quotation
 from . import test_crm_lead_closing
 from . import test_security
 from . import test_xmlrpc
+from . import test_workflow
+from . import test_board
+from . import test_board_tour

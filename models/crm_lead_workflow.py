@@ -1,0 +1,267 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+# Changes that users are told about live (bus) and that the chatter tracks.
+NOTIFIED_FIELDS = {"stage_id", "probability", "probability_level_id", "active", "lost_reason_id"}
+
+
+class CrmLead(models.Model):
+    """Workflow of opportunities: the stages of their type, the rules of each stage,
+    the stage log, and live notifications of their progress."""
+
+    _inherit = "crm.lead"
+
+    stage_history_ids = fields.One2many(
+        "crm.lead.stage.history", "lead_id", string="Workflow Log", readonly=True, copy=False
+    )
+    allowed_stage_ids = fields.Many2many(
+        "crm.stage", compute="_compute_allowed_stage_ids",
+        help="Stages the opportunity may be in: its type's workflow, else its team's stages.",
+    )
+
+    @api.depends("opportunity_type_id.stage_ids", "team_id")
+    def _compute_allowed_stage_ids(self):
+        team_stages = {}
+        for lead in self:
+            if lead.opportunity_type_id.stage_ids:
+                lead.allowed_stage_ids = lead.opportunity_type_id.stage_ids
+                continue
+            if lead.team_id not in team_stages:
+                team_stages[lead.team_id] = self.env["crm.stage"].search(
+                    ["|", ("team_id", "=", False), ("team_id", "=", lead.team_id.id)]
+                )
+            lead.allowed_stage_ids = team_stages[lead.team_id]
+
+    # ------------------------------------------------------------------ CRUD
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        leads = super().create(vals_list)
+        for lead, vals in zip(leads, vals_list, strict=True):
+            if vals.get("stage_id"):
+                lead._check_stage_transition(lead.stage_id, {}, entering_from=False)
+        leads._apply_stage_levels(vals_list)
+        leads._log_stage_changes(
+            [(lead, lead.env["crm.stage"], lead.stage_id, None) for lead in leads if lead.stage_id]
+        )
+        return leads
+
+    def write(self, vals):
+        if not self or not NOTIFIED_FIELDS & set(vals) or self.env.context.get("crm_progress_inner_write"):
+            return super().write(vals)
+        moving = self.env["crm.lead"]
+        if "stage_id" in vals:
+            new_stage = self.env["crm.stage"].browse(vals["stage_id"])
+            moving = self.filtered(lambda lead: lead.stage_id != new_stage)
+            if not self.env.context.get("crm_workflow_bypass"):
+                for lead in moving:
+                    lead._check_stage_transition(new_stage, vals, entering_from=lead.stage_id)
+            entered = moving._stage_entry_dates()
+            stages_before = {lead: lead.stage_id for lead in moving}
+        before = self._progress_snapshot()
+        result = super().write(vals)
+        if moving:
+            moving._log_stage_changes(
+                [(lead, lead_stage, new_stage, entered[lead]) for lead, lead_stage in stages_before.items()]
+            )
+            if not {"probability", "probability_level_id"} & set(vals):
+                moving._apply_stage_levels([{} for _lead in moving])
+        self._notify_progress(before)
+        return result
+
+    def merge_opportunity(self, user_id=False, team_id=False, auto_unlink=True):
+        # A merge keeps the most advanced opportunity's stage whatever the rules between
+        # the stages of the merged ones: it is a clean-up, not a step of the negotiation.
+        return super(CrmLead, self.with_context(crm_workflow_bypass=True)).merge_opportunity(
+            user_id=user_id, team_id=team_id, auto_unlink=auto_unlink
+        )
+
+    # ------------------------------------------------------------------ group expand
+
+    @api.model
+    def _read_group_stage_ids(self, stages, domain):
+        """On a board filtered on one opportunity type, the columns are its workflow:
+        all of its stages, empty or not, and no other."""
+        opportunity_type = self._opportunity_type_from_domain(domain)
+        if opportunity_type and opportunity_type.stage_ids:
+            return opportunity_type.stage_ids.sorted(lambda stage: (stage.sequence, stage.id))
+        return super()._read_group_stage_ids(stages, domain)
+
+    def _stage_find(self, team_id=False, domain=None, order="sequence, id", limit=1):
+        types = self.opportunity_type_id
+        if len(types) == 1 and types.stage_ids:
+            stages = super()._stage_find(
+                team_id=team_id, domain=[*(domain or []), ("id", "in", types.stage_ids.ids)], order=order, limit=limit
+            )
+            if stages:
+                return stages
+        return super()._stage_find(team_id=team_id, domain=domain, order=order, limit=limit)
+
+    # ------------------------------------------------------------------ rules
+
+    def _check_stage_transition(self, stage, vals, entering_from):
+        """Raise a UserError naming the stage and what is wrong if this opportunity may
+        not enter ``stage`` with ``vals`` about to be written."""
+        self.ensure_one()
+        problems = []
+        if entering_from and entering_from.next_stage_ids and stage not in entering_from.next_stage_ids:
+            problems.append(_(
+                "it cannot go from %(from)s to %(to)s; allowed next stages: %(allowed)s",
+                **{"from": entering_from.name, "to": stage.name,
+                   "allowed": ", ".join(entering_from.next_stage_ids.mapped("name"))},
+            ))
+        opportunity_type = (
+            self.env["crm.opportunity.type"].browse(vals["opportunity_type_id"])
+            if "opportunity_type_id" in vals else self.opportunity_type_id
+        )
+        if opportunity_type.stage_ids and stage not in opportunity_type.stage_ids and not (
+            stage.is_won and not opportunity_type.stage_ids.filtered("is_won")
+        ):
+            problems.append(_(
+                "%(stage)s is not a stage of the workflow of %(type)s (%(stages)s)",
+                stage=stage.name, type=opportunity_type.name,
+                stages=", ".join(opportunity_type.stage_ids.sorted("sequence").mapped("name")),
+            ))
+        missing = [
+            field.field_description for field in stage.required_field_ids
+            if field.name in self._fields and not (vals[field.name] if field.name in vals else self[field.name])
+        ]
+        if missing:
+            problems.append(_("these fields must be filled in first: %(fields)s", fields=", ".join(missing)))
+        if problems:
+            raise UserError(_(
+                "The opportunity %(lead)s cannot enter the stage %(stage)s: %(problems)s.",
+                lead=self.display_name, stage=stage.name, problems="; ".join(problems),
+            ))
+
+    def _apply_stage_levels(self, vals_list):
+        """Give the opportunities that entered a stage with a default level that level,
+        unless a probability or level was given, or the stage is a won one."""
+        for lead, vals in zip(self, vals_list, strict=True):
+            level = lead.stage_id.probability_level_id
+            if level and not lead.stage_id.is_won and not {"probability", "probability_level_id"} & set(vals):
+                # Part of the stage change being written: notified and logged with it.
+                lead.with_context(crm_progress_inner_write=True).write({"probability_level_id": level.id})
+
+    def _schedule_stage_activities(self):
+        """Schedule the activity plan of each opportunity's current stage (called by the
+        automated action "Schedule the stage's activities on entry")."""
+        today = fields.Date.context_today(self)
+        for lead in self.filtered("stage_id.activity_plan_id"):
+            for template in lead.stage_id.activity_plan_id.template_ids:
+                responsible = template._determine_responsible(lead.user_id, lead)["responsible"]
+                lead.activity_schedule(
+                    activity_type_id=template.activity_type_id.id,
+                    summary=template.summary,
+                    note=template.note,
+                    user_id=(responsible or lead.user_id or self.env.user).id,
+                    date_deadline=template._get_date_deadline(today),
+                )
+
+    def _notify_team_leader_of_closing(self):
+        """Tell the sales team leader that opportunities were won or lost (called by the
+        automated actions "Notify the team leader ...")."""
+        for lead in self.filtered(lambda lead: lead.team_id.user_id.partner_id):
+            outcome = _("won") if lead.probability == 100 and lead.active else _("lost")
+            lead.message_notify(
+                partner_ids=lead.team_id.user_id.partner_id.ids,
+                subject=_("%(lead)s was %(outcome)s", lead=lead.display_name, outcome=outcome),
+                body=_(
+                    "%(user)s marked the opportunity %(lead)s (%(amount)s) as %(outcome)s.",
+                    user=self.env.user.name, lead=lead.display_name, outcome=outcome,
+                    amount=lead.company_currency.format(lead.amount_net_company),
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+
+    # ------------------------------------------------------------------ chatter and live notifications
+
+    def _track_subtype(self, init_values):
+        self.ensure_one()
+        subtype = super()._track_subtype(init_values)
+        if not subtype and "probability_level_id" in init_values:
+            return self.env.ref("crm_opportunity_management.mt_lead_probability_level")
+        return subtype
+
+    def _progress_state(self):
+        self.ensure_one()
+        if not self.active and not self.probability:
+            return "lost"
+        return "won" if self.probability == 100 else "open"
+
+    def _progress_snapshot(self):
+        return {lead.id: (lead.stage_id, lead.probability_level_id, lead._progress_state()) for lead in self}
+
+    def _notify_progress(self, before):
+        """Send a live notification (bus) to the salesperson and the internal followers of
+        each opportunity whose stage, probability level or won/lost state changed."""
+        for lead in self:
+            if lead.id not in before:
+                continue
+            stage, level, state = before[lead.id]
+            changes = []
+            if lead.stage_id != stage:
+                changes.append(_("stage %(old)s → %(new)s", old=stage.name or "-", new=lead.stage_id.name or "-"))
+            if lead.probability_level_id != level:
+                changes.append(_(
+                    "probability level %(old)s → %(new)s",
+                    old=level.name or "-", new=lead.probability_level_id.name or "-",
+                ))
+            new_state = lead._progress_state()
+            if new_state != state:
+                changes.append({"won": _("won"), "lost": _("lost"), "open": _("reopened")}[new_state])
+            if changes:
+                lead._send_progress_notification(changes, new_state)
+
+    def _send_progress_notification(self, changes, state):
+        self.ensure_one()
+        recipients = (self.user_id.partner_id | self.message_partner_ids).filtered(
+            lambda partner: partner.user_ids.filtered(lambda user: not user.share)
+        ) - self.env.user.partner_id
+        payload = {
+            "lead_id": self.id,
+            "number": self.number or "",
+            "name": self.name,
+            "state": state,
+            "changes": changes,
+            "author": self.env.user.name,
+            "message": _("%(lead)s: %(changes)s (by %(author)s)", lead=self.display_name,
+                         changes=", ".join(changes), author=self.env.user.name),
+        }
+        # Notifications are delivered to people allowed to follow the record; sending
+        # needs no right on their partners.
+        recipients.sudo()._bus_send("crm_opportunity_management/progress", payload)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _log_stage_changes(self, changes):
+        """Write the workflow log rows of ``changes`` (see crm.lead.stage.history)."""
+        History = self.env["crm.lead.stage.history"]
+        # The log is written by the system for whoever moves the opportunity: salespeople
+        # may read it, never write it.
+        History.sudo().create(History._prepare_rows(changes, fields.Datetime.now()))
+        self.invalidate_recordset(["stage_history_ids"])
+
+    def _stage_entry_dates(self):
+        """When each opportunity entered its current stage: its last log row (one query),
+        else the stage update date Odoo keeps (opportunities older than the log)."""
+        last_rows = dict(self.env["crm.lead.stage.history"].sudo()._read_group(
+            [("lead_id", "in", self.ids)], ["lead_id"], ["date:max"],
+        ))
+        return {
+            lead: last_rows.get(lead) or lead.date_last_stage_update or lead.create_date
+            for lead in self
+        }
+
+    @api.model
+    def _opportunity_type_from_domain(self, domain):
+        """The opportunity type a domain restricts to, when it names exactly one."""
+        type_ids = {
+            right[0] if isinstance(right, (list, tuple)) and len(right) == 1 else right
+            for left, operator, right in (term for term in domain or [] if isinstance(term, (list, tuple)))
+            if left == "opportunity_type_id" and operator in ("=", "in")
+        }
+        type_ids = {value for value in type_ids if isinstance(value, int) and not isinstance(value, bool)}
+        if len(type_ids) == 1:
+            return self.env["crm.opportunity.type"].browse(type_ids.pop()).exists()
+        return self.env["crm.opportunity.type"]
