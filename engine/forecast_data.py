@@ -1,0 +1,174 @@
+"""Input tables of the forecast engine: what they hold and how they are normalised.
+
+Opportunities — a ``pandas.DataFrame``, a dict of equal-length columns (the fastest to
+build from an ORM read) or any iterable of dicts, one row per opportunity, open and
+closed together:
+
+==================  ===========================================================  ========
+column              meaning                                                      required
+==================  ===========================================================  ========
+``id``              any hashable key (default: the row number)                   no
+``amount``          expected revenue in company currency, ``>= 0``               yes
+``probability``     stated probability of winning, ``0..100`` (for a closed      yes
+                    row: the last probability it had *while open*, not the
+                    0 / 100 Odoo writes when closing, else calibration is void)
+``date_expected``   expected closing date (may be empty or in the past)           no
+``date_created``    creation date (empty: created before any backtest date)       no
+``date_closed``     actual closing date, empty while open                         no
+``won``             ``True`` = closed won, ``False`` = closed lost, ``None`` /     no
+                    NaN = open (Odoo's empty ``False`` must be sent as ``None``)
+``stage``, ``level``, ``type``, ``user``, ``team``  group keys for statistics     no
+==================  ===========================================================  ========
+
+Stage history — the same kinds of input, one row per stage change:
+``lead_id``, ``stage_from`` (empty for the first stage), ``stage_to``, ``date``,
+optional ``duration_days`` (days spent in ``stage_from``; derived from consecutive
+dates when empty) and optional ``probability`` (0..100 right after the change, used by
+the backtest to know the probability a lead had at a past date).
+
+Dates may be ``date``, ``datetime``, ISO strings, ``pandas.Timestamp`` or
+``numpy.datetime64``; ``None``, ``NaT``, ``""`` and Odoo's ``False`` mean "empty".
+Timezone-aware values are converted to UTC. Missing amounts and probabilities count as
+0. Negative or non-finite amounts, and probabilities outside 0..100, raise
+``ValueError``. Normalised frames hold dates as float day numbers (NaN = empty).
+"""
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+OPEN, LOST, WON = -1, 0, 1
+GROUP_COLUMNS = ("stage", "level", "type", "user", "team")
+Table = pd.DataFrame | Mapping[str, Iterable] | Iterable[Mapping]
+
+
+def as_frame(table: Table | None, columns: Iterable[str]) -> pd.DataFrame:
+    """``table`` (DataFrame, dict of columns or iterable of row dicts) as a DataFrame, not copied."""
+    if table is None:
+        return pd.DataFrame(columns=list(columns))
+    if isinstance(table, pd.DataFrame):
+        return table
+    if isinstance(table, Mapping):
+        return pd.DataFrame(table) if table else pd.DataFrame(columns=list(columns))
+    rows = list(table)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(columns))
+
+
+def to_days(column: pd.Series, name: str) -> np.ndarray:
+    """Day numbers (float, NaN when empty) of a column of dates; ``ValueError`` on a non-date."""
+    if column.dtype == object:
+        column = column.where(~column.isin([False, ""]), None)
+    try:
+        stamps = pd.to_datetime(column)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise ValueError(f"{name}: not a date ({error})")
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    values = stamps.to_numpy().astype("datetime64[D]")
+    days = values.astype(np.int64).astype(np.float64)
+    days[np.isnat(values)] = np.nan
+    return days
+
+
+def _numbers(column: pd.Series, name: str) -> np.ndarray:
+    if column.dtype == bool:
+        raise ValueError(f"{name}: not a number")
+    try:
+        values = pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name}: not a number ({error})")
+    if np.isinf(values).any():
+        raise ValueError(f"{name}: infinite value")
+    return np.nan_to_num(values, nan=0.0)
+
+
+def _first_key(frame: pd.DataFrame, mask: np.ndarray) -> object:
+    position = int(np.flatnonzero(mask)[0])
+    key = frame["id"].iloc[position] if "id" in frame else position
+    return key.item() if isinstance(key, np.generic) else key
+
+
+def _status(column: pd.Series) -> np.ndarray:
+    mapped = column.map({True: WON, False: LOST})
+    invalid = mapped.isna() & column.notna()
+    if invalid.any():
+        raise ValueError(f"won: expected True, False or None, got {column[invalid].iloc[0]!r}")
+    return mapped.fillna(OPEN).to_numpy(dtype=np.int8)
+
+
+def prepare_opportunities(table: Table | None) -> pd.DataFrame:
+    """Normalised opportunities: ``id, amount, probability, expected, created, closed, status`` + group keys.
+
+    ``expected``, ``created`` and ``closed`` are day numbers (NaN = empty); ``status`` is
+    ``WON`` (1), ``LOST`` (0) or ``OPEN`` (-1). Raises ``ValueError`` on bad values.
+    """
+    frame = as_frame(table, ("amount", "probability"))
+    count = len(frame)
+    for column in ("amount", "probability"):
+        if count and column not in frame:
+            raise ValueError(f"opportunities: missing column {column!r}")
+    empty = pd.Series([None] * count, index=frame.index, dtype=object)
+    amount = _numbers(frame["amount"], "amount") if count else np.zeros(0)
+    negative = amount < 0
+    if negative.any():
+        raise ValueError(f"amount must not be negative (opportunity {_first_key(frame, negative)!r})")
+    probability = _numbers(frame["probability"], "probability") if count else np.zeros(0)
+    outside = (probability < 0) | (probability > 100)
+    if outside.any():
+        raise ValueError(f"probability must be within 0..100 (opportunity {_first_key(frame, outside)!r})")
+    ids = frame["id"].to_numpy() if "id" in frame else np.arange(count)
+    if "id" in frame and not pd.Index(ids).is_unique:
+        duplicated = pd.Index(ids).duplicated()
+        raise ValueError(f"opportunity id {_first_key(frame, duplicated)!r} appears more than once")
+    result = pd.DataFrame(
+        {
+            "id": ids,
+            "amount": amount,
+            "probability": probability,
+            "expected": to_days(frame.get("date_expected", empty), "date_expected"),
+            "created": to_days(frame.get("date_created", empty), "date_created"),
+            "closed": to_days(frame.get("date_closed", empty), "date_closed"),
+            "status": _status(frame.get("won", empty)),
+        }
+    )
+    for column in GROUP_COLUMNS:
+        result[column] = frame[column].to_numpy() if column in frame else None
+    return result
+
+
+def prepare_history(table: Table | None) -> pd.DataFrame:
+    """Normalised stage history: ``lead_id, stage_from, stage_to, day, duration, probability``.
+
+    ``day`` is a day number; ``duration`` (days in ``stage_from``) and ``probability``
+    are NaN when not given. Raises ``ValueError`` on negative durations or
+    probabilities outside 0..100.
+    """
+    frame = as_frame(table, ("lead_id", "stage_from", "stage_to", "date"))
+    count = len(frame)
+    empty = pd.Series([None] * count, index=frame.index, dtype=object)
+    if count and not {"lead_id", "stage_to", "date"} <= set(frame.columns):
+        raise ValueError("stage history: columns lead_id, stage_to and date are required")
+
+    def numbers_or_nan(column: str) -> np.ndarray:
+        if column not in frame:
+            return np.full(count, np.nan)
+        values = pd.to_numeric(frame[column].where(frame[column].notna(), None), errors="coerce")
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+    duration = numbers_or_nan("duration_days")
+    if (duration < 0).any():
+        raise ValueError("stage history: duration_days must not be negative")
+    probability = numbers_or_nan("probability")
+    if ((probability < 0) | (probability > 100)).any():
+        raise ValueError("stage history: probability must be within 0..100")
+    return pd.DataFrame(
+        {
+            "lead_id": frame["lead_id"].to_numpy() if count else empty.to_numpy(),
+            "stage_from": frame.get("stage_from", empty).to_numpy(),
+            "stage_to": frame["stage_to"].to_numpy() if count else empty.to_numpy(),
+            "day": to_days(frame.get("date", empty), "date"),
+            "duration": duration,
+            "probability": probability,
+        }
+    )

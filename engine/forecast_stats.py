@@ -1,0 +1,269 @@
+"""Historical statistics and calibration of stated probabilities, from closed history.
+
+Inputs are the normalised frames of ``forecast_data`` (``prepare_opportunities`` /
+``prepare_history``). Rates and probabilities in the outputs are percentages (0..100),
+like Odoo's probability; the Brier score is a fraction (0..1) by definition. Group keys
+are returned as given (ids or names); an empty key becomes ``False`` (Odoo's "empty"),
+so every output is plain JSON / XML-RPC data.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from .forecast_data import OPEN, WON
+
+PRIOR_WEIGHT = 2.0  # pseudo-observations at the stated probability before the isotonic fit
+BITMAP_LIMIT = 50_000_000  # stages x opportunities up to which visits are deduplicated with a bitmap
+
+
+def plain(value: object) -> object:
+    """A numpy / pandas scalar as a plain Python value; empty (None, NaN, NaT) as ``False``."""
+    if value is None or value is pd.NaT or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return False
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _percent(part: float, whole: float) -> float:
+    return round(100.0 * float(part) / float(whole), 2) if whole else 0.0
+
+
+# --- win rates, conversion, time in stage -------------------------------------------
+
+
+def win_rates(opportunities: pd.DataFrame, by: str) -> list[dict]:
+    """Win rate of closed opportunities grouped by the column ``by`` (stage, level, user, type, team).
+
+    One ``{"key", "count", "won", "rate"}`` per key, most frequent first.
+    """
+    closed = opportunities["status"].to_numpy() != OPEN
+    return _rates(opportunities[by].to_numpy()[closed], opportunities["status"].to_numpy()[closed] == WON)
+
+
+def _groups(keys: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Group number of each key (empty keys form one group) and the distinct keys."""
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
+    return codes, pd.Index(uniques)
+
+
+def _rates(keys: np.ndarray, won: np.ndarray) -> list[dict]:
+    codes, uniques = _groups(keys)
+    return _rate_rows(
+        uniques, np.bincount(codes, minlength=len(uniques)), np.bincount(codes, weights=won, minlength=len(uniques))
+    )
+
+
+def _rate_rows(keys: Iterable, sizes: np.ndarray, wins: np.ndarray) -> list[dict]:
+    rows = [
+        {"key": plain(key), "count": int(size), "won": int(won_count), "rate": _percent(won_count, size)}
+        for key, size, won_count in zip(keys, sizes, wins, strict=True)
+    ]
+    return sorted(rows, key=lambda row: (-row["count"], str(row["key"])))
+
+
+def stage_win_rates(opportunities: pd.DataFrame, history: pd.DataFrame) -> list[dict]:
+    """Win rate of closed opportunities by every stage they went through.
+
+    A closed opportunity counts once for each stage it entered or left in the stage
+    history and for its current stage (so, without history, by current stage).
+    """
+    status = opportunities["status"].to_numpy()
+    closed = status != OPEN
+    rows = np.flatnonzero(closed)
+    position = pd.Index(opportunities["id"]).get_indexer(history["lead_id"])
+    known = position >= 0
+    known[known] = closed[position[known]]
+    owners = np.concatenate([rows, position[known], position[known]])
+    stages = np.concatenate(
+        [
+            opportunities["stage"].to_numpy()[rows],
+            history["stage_from"].to_numpy()[known],
+            history["stage_to"].to_numpy()[known],
+        ]
+    )
+    codes, uniques = pd.factorize(pd.Series(stages, dtype=object))
+    codes, owners = codes[codes >= 0], owners[codes >= 0]
+    if len(uniques) * len(status) <= BITMAP_LIMIT:  # stages are few: a bitmap removes repeated visits fastest
+        visited = np.zeros((len(uniques), len(status)), dtype=bool)
+        visited[codes, owners] = True
+        return _rate_rows(uniques, visited.sum(axis=1), visited[:, status == WON].sum(axis=1))
+    codes, owners = np.divmod(np.unique(codes.astype(np.int64) * len(status) + owners), len(status))
+    return _rates(np.asarray(uniques, dtype=object)[codes], status[owners] == WON)
+
+
+def stage_conversion(history: pd.DataFrame) -> list[dict]:
+    """Share of the moves out of each stage that went to each next stage.
+
+    One ``{"stage_from", "stage_to", "count", "rate"}`` per observed move; ``rate`` is the
+    percentage of the moves out of ``stage_from``.
+    """
+    moves = history[history["stage_from"].notna() & history["stage_to"].notna()]
+    if moves.empty:
+        return []
+    counts = moves.groupby(["stage_from", "stage_to"], sort=False).size()
+    totals = counts.groupby(level=0, sort=False).transform("sum")
+    rows = [
+        {"stage_from": plain(origin), "stage_to": plain(target), "count": int(count), "rate": _percent(count, total)}
+        for (origin, target), count, total in zip(counts.index, counts, totals, strict=True)
+    ]
+    return sorted(rows, key=lambda row: (str(row["stage_from"]), -row["count"], str(row["stage_to"])))
+
+
+def time_in_stage(history: pd.DataFrame, opportunities: pd.DataFrame | None = None) -> list[dict]:
+    """Median (and mean) days spent in each stage, from the moves out of it.
+
+    ``duration`` is used when given; otherwise it is the time since the lead's previous
+    move, or since its creation (``opportunities``) for its first move. One
+    ``{"stage", "count", "median_days", "mean_days"}`` per stage.
+    """
+    if history.empty:
+        return []
+    frame = history.sort_values(["day"], kind="stable")
+    previous = frame.groupby("lead_id", sort=False)["day"].shift()
+    if opportunities is not None and not opportunities.empty:
+        created = pd.Series(opportunities["created"].to_numpy(), index=opportunities["id"].to_numpy())
+        created = created[~created.index.duplicated()]
+        previous = previous.fillna(frame["lead_id"].map(created))
+    duration = frame["duration"].fillna(frame["day"] - previous)
+    usable = frame["stage_from"].notna() & duration.notna() & (duration >= 0)
+    table = duration[usable].groupby(frame.loc[usable, "stage_from"], sort=False).agg(["size", "median", "mean"])
+    rows = [
+        {
+            "stage": plain(stage),
+            "count": int(size),
+            "median_days": round(float(median), 2),
+            "mean_days": round(float(mean), 2),
+        }
+        for stage, size, median, mean in zip(table.index, table["size"], table["median"], table["mean"], strict=True)
+    ]
+    return sorted(rows, key=lambda row: (-row["count"], str(row["stage"])))
+
+
+def historical_statistics(opportunities: pd.DataFrame, history: pd.DataFrame) -> dict:
+    """Every statistic of this module in one JSON-ready dict."""
+    return {
+        "closed_count": int(np.count_nonzero(opportunities["status"].to_numpy() != OPEN)),
+        "win_rate": {
+            "stage": stage_win_rates(opportunities, history),
+            **{column: win_rates(opportunities, column) for column in ("level", "user", "type", "team")},
+        },
+        "conversion": stage_conversion(history),
+        "time_in_stage": time_in_stage(history, opportunities),
+    }
+
+
+# --- calibration ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Isotonic map stated probability (%) -> observed win rate (%); identity when unfitted.
+
+    Linear between the stated probabilities seen in history, constant beyond them.
+    """
+
+    knots: np.ndarray
+    values: np.ndarray
+
+    def __call__(self, probabilities: np.ndarray) -> np.ndarray:
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        if self.knots.size == 0:
+            return probabilities
+        return np.interp(probabilities, self.knots, self.values)
+
+    def curve(self) -> list[dict]:
+        """The fitted points, ``[{"probability", "calibrated"}]`` in percent."""
+        return [
+            {"probability": round(float(knot), 2), "calibrated": round(float(value), 2)}
+            for knot, value in zip(self.knots, self.values, strict=True)
+        ]
+
+
+IDENTITY = Calibrator(np.zeros(0), np.zeros(0))
+
+
+def fit_calibration(probabilities: np.ndarray, won: np.ndarray, prior_weight: float = PRIOR_WEIGHT) -> Calibrator:
+    """Isotonic regression (``scipy.optimize.isotonic_regression``) of outcome on stated probability.
+
+    Each distinct stated probability gets its observed win rate, shrunk towards the stated
+    value by ``prior_weight`` pseudo-observations (so a level seen twice and lost twice
+    is not forced to 0 %), then the rates are made non-decreasing, weighted by counts.
+    No closed history gives the identity.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.size == 0:
+        return IDENTITY
+    knots, inverse = np.unique(probabilities, return_inverse=True)
+    counts = np.bincount(inverse).astype(np.float64)
+    wins = np.bincount(inverse, weights=np.asarray(won, dtype=np.float64))
+    rates = (wins + prior_weight * knots / 100.0) / (counts + prior_weight)
+    fitted = optimize.isotonic_regression(rates, weights=counts + prior_weight, increasing=True).x
+    return Calibrator(knots, 100.0 * np.clip(fitted, 0.0, 1.0))
+
+
+def brier_score(probabilities: np.ndarray, won: np.ndarray) -> float:
+    """Mean of ``(probability / 100 - outcome) ** 2``; 0.0 when there is nothing to score."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.size == 0:
+        return 0.0
+    return float(np.mean((probabilities / 100.0 - np.asarray(won, dtype=np.float64)) ** 2))
+
+
+def closed_outcomes(opportunities: pd.DataFrame, before: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stated probabilities and outcomes (won = True) of the closed rows, closed before day ``before``."""
+    status = opportunities["status"].to_numpy()
+    closed = status != OPEN
+    if before is not None:
+        closed &= opportunities["closed"].to_numpy() < before
+    return opportunities["probability"].to_numpy()[closed], status[closed] == WON
+
+
+def reliability_table(opportunities: pd.DataFrame, calibrator: Calibrator = IDENTITY) -> list[dict]:
+    """Per probability level of the closed rows: count, won, mean stated, observed and calibrated %.
+
+    Rows without a level are grouped under ``False``; when no row has a level, rows are
+    grouped by stated probability instead. Sorted by mean stated probability.
+    """
+    closed = opportunities["status"].to_numpy() != OPEN
+    if not closed.any():
+        return []
+    levels = opportunities["level"].to_numpy()[closed]
+    stated = opportunities["probability"].to_numpy()[closed]
+    codes, uniques = _groups(levels if pd.notna(levels).any() else stated)
+    sizes = np.bincount(codes, minlength=len(uniques))
+    wins = np.bincount(codes, weights=opportunities["status"].to_numpy()[closed] == WON, minlength=len(uniques))
+    mean_stated = np.bincount(codes, weights=stated, minlength=len(uniques)) / sizes
+    mean_calibrated = np.bincount(codes, weights=calibrator(stated), minlength=len(uniques)) / sizes
+    rows = [
+        {
+            "level": plain(key),
+            "count": int(size),
+            "won": int(won_count),
+            "stated": round(float(mean), 2),
+            "observed": _percent(won_count, size),
+            "calibrated": round(float(calibrated), 2),
+        }
+        for key, size, won_count, mean, calibrated in zip(
+            uniques, sizes, wins, mean_stated, mean_calibrated, strict=True
+        )
+    ]
+    return sorted(rows, key=lambda row: (row["stated"], str(row["level"])))
+
+
+def calibration_report(opportunities: pd.DataFrame, calibrator: Calibrator) -> dict:
+    """``{"brier", "brier_calibrated", "count", "levels", "curve"}`` over the closed history.
+
+    ``brier_calibrated`` scores the calibrated probabilities on the history they were
+    fitted on (in-sample, so optimistic); both scores are 0.0 when ``count`` is 0.
+    """
+    probabilities, won = closed_outcomes(opportunities)
+    return {
+        "brier": round(brier_score(probabilities, won), 6),
+        "brier_calibrated": round(brier_score(calibrator(probabilities), won), 6),
+        "count": int(probabilities.size),
+        "levels": reliability_table(opportunities, calibrator),
+        "curve": calibrator.curve(),
+    }
