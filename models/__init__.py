@@ -1,3 +1,4 @@
+from . import base_automation
 from . import crm_code_mixin
 from . import crm_probability_level
 from . import crm_opportunity_type

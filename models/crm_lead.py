@@ -1,10 +1,11 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL, Query
 
 from ..engine import idle
 
 # Fields whose value decides the date at which amounts are converted to company currency.
-CONVERSION_DATE_FIELDS = ("date_closed", "date_expected_invoice", "date_deadline")
+CONVERSION_DATE_FIELDS = ("date_expected_invoice", "date_deadline")
 
 
 class CrmLead(models.Model):
@@ -41,9 +42,9 @@ class CrmLead(models.Model):
     )
     # Amounts
     currency_id = fields.Many2one(
-        "res.currency", string="Opportunity Currency",
-        compute="_compute_currency_id", store=True, readonly=False,
-        tracking=True, help="Currency in which the detail lines are expressed.",
+        "res.currency", string="Opportunity Currency", required=True,
+        default=lambda self: self.env.company.currency_id, tracking=True,
+        help="Currency in which the detail lines are expressed.",
     )
     line_ids = fields.One2many("crm.lead.line", "lead_id", string="Detail Lines", copy=True)
     amount_gross = fields.Monetary(
@@ -88,14 +89,14 @@ class CrmLead(models.Model):
         help="Why the opportunity was won or lost, in the words of the salesperson.",
     )
     won_reason_dialog = fields.Boolean(compute="_compute_won_reason_dialog")
-    # Idleness
+    # Idleness: derived from the messages, so nothing to keep in step
     date_last_interaction = fields.Datetime(
-        string="Last Interaction", index=True, copy=False, readonly=True,
-        default=fields.Datetime.now,
+        string="Last Interaction", compute="_compute_date_last_interaction",
+        search="_search_date_last_interaction",
         help="Date of the last done activity or logged message (creation date before any).",
     )
     idle_days = fields.Integer(
-        compute="_compute_idle_days", search="_search_idle_days",
+        compute="_compute_date_last_interaction", search="_search_idle_days",
         help="Days since the last done activity or logged message.",
     )
 
@@ -108,9 +109,7 @@ class CrmLead(models.Model):
     @api.model
     def _default_opportunity_type_id(self):
         company = self.env["res.company"].browse(self.env.context.get("default_company_id")) or self.env.company
-        return self.env["crm.opportunity.type"].search(
-            [("company_id", "in", [False, company.id])], limit=1
-        )
+        return self.env["crm.opportunity.type"].browse(self.env["crm.opportunity.type"]._default_id(company.id))
 
     @api.model
     def _read_group_probability_level_ids(self, levels, domain):
@@ -126,12 +125,6 @@ class CrmLead(models.Model):
         )
         for lead in self:
             lead.probability_level_id = levels[lead.probability]
-
-    @api.depends("company_id")
-    def _compute_currency_id(self):
-        for lead in self:
-            if not lead.currency_id:
-                lead.currency_id = (lead.company_id or self.env.company).currency_id
 
     @api.depends("line_ids.amount_net", "currency_id", "company_id", *CONVERSION_DATE_FIELDS)
     def _compute_expected_revenue(self):
@@ -178,13 +171,39 @@ class CrmLead(models.Model):
         for lead in self:
             lead.won_reason_dialog = (lead.company_id or self.env.company).crm_won_reason_dialog
 
-    @api.depends("date_last_interaction")
-    def _compute_idle_days(self):
+    @api.depends("message_ids")
+    def _compute_date_last_interaction(self):
+        last = {}
+        if self.ids:
+            self.env["mail.message"].flush_model(["model", "res_id", "date", "message_type", "mail_activity_type_id"])
+            self.env.cr.execute(SQL(
+                "SELECT res_id, MAX(date) FROM mail_message "
+                "WHERE model = %s AND res_id = ANY(%s) AND %s GROUP BY res_id",
+                self._name, list(self.ids), self._interaction_message_sql(),
+            ))
+            last = dict(self.env.cr.fetchall())
         now = fields.Datetime.now()
         for lead in self:
-            lead.idle_days = idle.idle_days(lead.date_last_interaction or lead.create_date, now)
+            lead.date_last_interaction = last.get(lead.id) or lead.create_date or now
+            lead.idle_days = idle.idle_days(lead.date_last_interaction, now)
+
+    def _search_date_last_interaction(self, operator, value):
+        if operator not in ("<", "<=", ">", ">=", "=", "!="):
+            raise UserError(_("Last Interaction: cannot search with %(operator)s.", operator=operator))
+        value = fields.Datetime.to_datetime(value)
+        self.env["mail.message"].flush_model(["model", "res_id", "date", "message_type", "mail_activity_type_id"])
+        self.flush_model(["create_date"])
+        query = Query(self.env, self._table)
+        query.add_where(SQL(
+            """COALESCE((SELECT MAX(message.date) FROM mail_message message
+                         WHERE message.model = %s AND message.res_id = %s AND %s), %s) """ + operator + " %s",
+            self._name, SQL.identifier(self._table, "id"), self._interaction_message_sql("message"),
+            SQL.identifier(self._table, "create_date"), value,
+        ))
+        return [("id", "in", query)]
 
     def _search_idle_days(self, operator, value):
+        """``idle_days <op> N`` is a range of last interaction dates."""
         try:
             return idle.idle_days_domain("date_last_interaction", operator, value, fields.Datetime.now())
         except ValueError as error:
@@ -208,6 +227,8 @@ class CrmLead(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             self._sync_probability_level_vals(vals)
+            if vals.get("company_id") and not vals.get("currency_id"):
+                vals["currency_id"] = self.env["res.company"].browse(vals["company_id"]).currency_id.id
             if not vals.get("number"):
                 vals["number"] = self._next_number()
         return super().create(vals_list)
@@ -234,6 +255,11 @@ class CrmLead(models.Model):
             level = self.env["crm.probability.level"].browse(vals["probability_level_id"])
             vals["probability"] = level.percentage
 
+    @api.onchange("company_id")
+    def _onchange_company_id_currency(self):
+        if self.company_id and not self.line_ids:
+            self.currency_id = self.company_id.currency_id
+
     @api.onchange("probability_level_id")
     def _onchange_probability_level_id(self):
         # Typing a probability recomputes the level, which comes back here: keep the
@@ -242,13 +268,6 @@ class CrmLead(models.Model):
         bucket = self.env["crm.probability.level"]._find_for_probabilities([self.probability])[self.probability]
         if level and level != bucket:
             self.probability = level.percentage
-
-    def _message_post_after_hook(self, message, msg_vals):
-        interaction = message.message_type in ("comment", "email") or message.mail_activity_type_id
-        if interaction and message.model == self._name:
-            # Posting only needs read access; the date is bookkeeping of the record.
-            self.sudo().write({"date_last_interaction": message.date or fields.Datetime.now()})
-        return super()._message_post_after_hook(message, msg_vals)
 
     def _update_revenues_from_so(self, order):
         # With detail lines, "Compute values from quotation" is the way to take the order's amounts.
@@ -289,10 +308,17 @@ class CrmLead(models.Model):
         # The sequence is configuration: users who may create opportunities draw from it.
         return self.env["ir.sequence"].sudo().next_by_code("crm.lead.number")
 
+    @api.model
+    def _interaction_message_sql(self, alias="mail_message"):
+        """Messages that count as an interaction: logged notes and e-mails, done activities."""
+        return SQL(
+            "(%s IN ('comment', 'email') OR %s IS NOT NULL)",
+            SQL.identifier(alias, "message_type"), SQL.identifier(alias, "mail_activity_type_id"),
+        )
+
     def _get_conversion_date(self):
         self.ensure_one()
-        closed = self.date_closed and self.date_closed.date()
-        return closed or self.date_expected_invoice or self.date_deadline or fields.Date.context_today(self)
+        return self.date_expected_invoice or self.date_deadline or fields.Date.context_today(self)
 
     def _get_conversion_rates(self):
         """Rate from opportunity to company currency for each lead, one rate lookup

@@ -16,7 +16,9 @@ class CrmLeadStageHistory(models.Model):
     _rec_name = "stage_to_id"
 
     lead_id = fields.Many2one("crm.lead", string="Opportunity", required=True, index=True, ondelete="cascade")
-    company_id = fields.Many2one(related="lead_id.company_id", store=True, index=True)
+    # What the opportunity was at the time of the change (for statistics by type, team,
+    # salesperson), and its company for the record rules.
+    company_id = fields.Many2one("res.company", index=True, ondelete="cascade")
     stage_from_id = fields.Many2one("crm.stage", string="From Stage", index=True, ondelete="set null")
     stage_to_id = fields.Many2one("crm.stage", string="To Stage", index=True, ondelete="set null")
     user_id = fields.Many2one("res.users", string="Changed By", index=True, ondelete="set null")
@@ -25,9 +27,9 @@ class CrmLeadStageHistory(models.Model):
         string="Days in Previous Stage", digits=(16, 2), aggregator="avg",
         help="Time spent in the previous stage, in days.",
     )
-    opportunity_type_id = fields.Many2one(related="lead_id.opportunity_type_id", store=True)
-    team_id = fields.Many2one(related="lead_id.team_id", store=True)
-    salesperson_id = fields.Many2one(related="lead_id.user_id", string="Salesperson", store=True)
+    opportunity_type_id = fields.Many2one("crm.opportunity.type", index=True, ondelete="set null")
+    team_id = fields.Many2one("crm.team", string="Sales Team", index=True, ondelete="set null")
+    salesperson_id = fields.Many2one("res.users", string="Salesperson", index=True, ondelete="set null")
 
     @api.model
     def _prepare_rows(self, changes, when):
@@ -36,6 +38,10 @@ class CrmLeadStageHistory(models.Model):
         return [
             {
                 "lead_id": lead.id,
+                "company_id": lead.company_id.id,
+                "opportunity_type_id": lead.opportunity_type_id.id,
+                "team_id": lead.team_id.id,
+                "salesperson_id": lead.user_id.id,
                 "stage_from_id": stage_from.id,
                 "stage_to_id": stage_to.id,
                 "user_id": self.env.uid,

@@ -1,8 +1,11 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 # Changes that users are told about live (bus) and that the chatter tracks.
 NOTIFIED_FIELDS = {"stage_id", "probability", "probability_level_id", "active", "lost_reason_id"}
+PROGRESS_KEY = "crm_opportunity_management.progress"
+LEVEL_CHOSEN_KEY = "crm_opportunity_management.level_chosen"
 
 
 class CrmLead(models.Model):
@@ -58,7 +61,9 @@ class CrmLead(models.Model):
                     lead._check_stage_transition(new_stage, vals, entering_from=lead.stage_id)
             entered = moving._stage_entry_dates()
             stages_before = {lead: lead.stage_id for lead in moving}
-        before = self._progress_snapshot()
+        self._remember_progress()
+        if {"probability", "probability_level_id"} & set(vals):
+            self.env.cr.precommit.data.setdefault(LEVEL_CHOSEN_KEY, set()).update(self.ids)
         result = super().write(vals)
         if moving:
             moving._log_stage_changes(
@@ -66,7 +71,6 @@ class CrmLead(models.Model):
             )
             if not {"probability", "probability_level_id"} & set(vals):
                 moving._apply_stage_levels([{} for _lead in moving])
-        self._notify_progress(before)
         return result
 
     def merge_opportunity(self, user_id=False, team_id=False, auto_unlink=True):
@@ -177,9 +181,13 @@ class CrmLead(models.Model):
     # ------------------------------------------------------------------ chatter and live notifications
 
     def _track_subtype(self, init_values):
+        """A level someone chose (or a probability typed) is posted with its own subtype,
+        which users follow or mute; a level that only moved with Odoo's predictive
+        scoring is logged silently, as Odoo logs its probability."""
         self.ensure_one()
         subtype = super()._track_subtype(init_values)
-        if not subtype and "probability_level_id" in init_values:
+        chosen = self.id in self.env.cr.precommit.data.get(LEVEL_CHOSEN_KEY, ())
+        if not subtype and "probability_level_id" in init_values and chosen:
             return self.env.ref("crm_opportunity_management.mt_lead_probability_level")
         return subtype
 
@@ -189,48 +197,91 @@ class CrmLead(models.Model):
             return "lost"
         return "won" if self.probability == 100 else "open"
 
-    def _progress_snapshot(self):
-        return {lead.id: (lead.stage_id, lead.probability_level_id, lead._progress_state()) for lead in self}
+    def _remember_progress(self):
+        """Keep, for the end of the transaction, where these opportunities stood before
+        their first change in it: the live notifications are worked out and sent then,
+        once per opportunity and transaction, for all of them together.
 
-    def _notify_progress(self, before):
-        """Send a live notification (bus) to the salesperson and the internal followers of
-        each opportunity whose stage, probability level or won/lost state changed."""
-        for lead in self:
-            if lead.id not in before:
-                continue
-            stage, level, state = before[lead.id]
-            changes = []
-            if lead.stage_id != stage:
-                changes.append(_("stage %(old)s → %(new)s", old=stage.name or "-", new=lead.stage_id.name or "-"))
-            if lead.probability_level_id != level:
-                changes.append(_(
-                    "probability level %(old)s → %(new)s",
-                    old=level.name or "-", new=lead.probability_level_id.name or "-",
-                ))
-            new_state = lead._progress_state()
-            if new_state != state:
-                changes.append({"won": _("won"), "lost": _("lost"), "open": _("reopened")}[new_state])
+        The state is read from the database as last flushed (one query, and no pending
+        recomputation forced: Odoo's predictive scoring is costly)."""
+        pending = self.env.cr.precommit.data.setdefault(PROGRESS_KEY, {})
+        if not pending:
+            self.env.cr.precommit.add(self._send_progress_notifications)
+        new_ids = [lead_id for lead_id in self.ids if lead_id not in pending]
+        if not new_ids:
+            return
+        self.env.cr.execute(SQL(
+            """SELECT id, stage_id, probability_level_id,
+                      CASE WHEN NOT active AND COALESCE(probability, 0) = 0 THEN 'lost'
+                           WHEN probability = 100 THEN 'won' ELSE 'open' END
+                 FROM crm_lead WHERE id = ANY(%s)""",
+            new_ids,
+        ))
+        for lead_id, stage_id, level_id, state in self.env.cr.fetchall():
+            pending[lead_id] = (stage_id, level_id, state, self.env.uid)
+
+    def _send_progress_notifications(self):
+        pending = self.env.cr.precommit.data.pop(PROGRESS_KEY, {})
+        leads = self.with_context(active_test=False).browse(pending).exists()
+        messages = []
+        for lead in leads:
+            stage_id, level_id, state, author_id = pending[lead.id]
+            changes = lead._progress_changes(self.env["crm.stage"].browse(stage_id),
+                                             self.env["crm.probability.level"].browse(level_id), state)
             if changes:
-                lead._send_progress_notification(changes, new_state)
+                messages.append((lead, changes, author_id))
+        if not messages:
+            return
+        recipients = leads._progress_recipients()
+        for lead, changes, author_id in messages:
+            author = self.env["res.users"].browse(author_id)
+            payload = {
+                "lead_id": lead.id,
+                "number": lead.number or "",
+                "name": lead.name,
+                "state": lead._progress_state(),
+                "changes": changes,
+                "author": author.name,
+                "message": _("%(lead)s: %(changes)s (by %(author)s)", lead=lead.display_name,
+                             changes=", ".join(changes), author=author.name),
+            }
+            # Sent to the people following the opportunity; it needs no right on their partners.
+            (recipients[lead.id] - author.partner_id).sudo()._bus_send("crm_opportunity_management/progress", payload)
 
-    def _send_progress_notification(self, changes, state):
+    def _progress_changes(self, stage, level, state):
+        """Human-readable changes since (stage, level, state), empty when none."""
         self.ensure_one()
-        recipients = (self.user_id.partner_id | self.message_partner_ids).filtered(
-            lambda partner: partner.user_ids.filtered(lambda user: not user.share)
-        ) - self.env.user.partner_id
-        payload = {
-            "lead_id": self.id,
-            "number": self.number or "",
-            "name": self.name,
-            "state": state,
-            "changes": changes,
-            "author": self.env.user.name,
-            "message": _("%(lead)s: %(changes)s (by %(author)s)", lead=self.display_name,
-                         changes=", ".join(changes), author=self.env.user.name),
-        }
-        # Notifications are delivered to people allowed to follow the record; sending
-        # needs no right on their partners.
-        recipients.sudo()._bus_send("crm_opportunity_management/progress", payload)
+        changes = []
+        if self.stage_id != stage:
+            changes.append(_("stage %(old)s → %(new)s", old=stage.name or "-", new=self.stage_id.name or "-"))
+        if self.probability_level_id != level:
+            changes.append(_(
+                "probability level %(old)s → %(new)s",
+                old=level.name or "-", new=self.probability_level_id.name or "-",
+            ))
+        new_state = self._progress_state()
+        if new_state != state:
+            changes.append({"won": _("won"), "lost": _("lost"), "open": _("reopened")}[new_state])
+        return changes
+
+    def _progress_recipients(self):
+        """Partners of the internal users to notify for each opportunity: its salesperson
+        and its followers (one query for all)."""
+        self.env.cr.execute(SQL(
+            """
+            SELECT lead.id, ARRAY_AGG(DISTINCT users.partner_id)
+              FROM crm_lead lead
+              JOIN res_users users ON users.active AND NOT users.share
+                                  AND (users.id = lead.user_id OR users.partner_id IN (
+                                       SELECT follower.partner_id FROM mail_followers follower
+                                        WHERE follower.res_model = 'crm.lead' AND follower.res_id = lead.id))
+             WHERE lead.id = ANY(%s)
+          GROUP BY lead.id
+            """,
+            list(self.ids),
+        ))
+        partners = dict(self.env.cr.fetchall())
+        return {lead.id: self.env["res.partner"].browse(partners.get(lead.id, [])) for lead in self}
 
     # ------------------------------------------------------------------ helpers
 
@@ -240,18 +291,19 @@ class CrmLead(models.Model):
         # The log is written by the system for whoever moves the opportunity: salespeople
         # may read it, never write it.
         History.sudo().create(History._prepare_rows(changes, fields.Datetime.now()))
-        self.invalidate_recordset(["stage_history_ids"])
 
     def _stage_entry_dates(self):
-        """When each opportunity entered its current stage: its last log row (one query),
-        else the stage update date Odoo keeps (opportunities older than the log)."""
-        last_rows = dict(self.env["crm.lead.stage.history"].sudo()._read_group(
-            [("lead_id", "in", self.ids)], ["lead_id"], ["date:max"],
+        """When each opportunity entered its current stage: its last log row, else the
+        stage update date Odoo keeps (opportunities older than the log); one query."""
+        self.env.cr.execute(SQL(
+            """SELECT lead.id, COALESCE((SELECT MAX(history.date) FROM crm_lead_stage_history history
+                                          WHERE history.lead_id = lead.id),
+                                        lead.date_last_stage_update, lead.create_date)
+                 FROM crm_lead lead WHERE lead.id = ANY(%s)""",
+            list(self.ids),
         ))
-        return {
-            lead: last_rows.get(lead) or lead.date_last_stage_update or lead.create_date
-            for lead in self
-        }
+        dates = dict(self.env.cr.fetchall())
+        return {lead: dates.get(lead.id) for lead in self}
 
     @api.model
     def _opportunity_type_from_domain(self, domain):

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models, tools
 
 
 class CrmOpportunityType(models.Model):
@@ -28,3 +28,23 @@ class CrmOpportunityType(models.Model):
         help="The stages opportunities of this type go through, in the stages' order. "
         "Empty: all stages of the sales team.",
     )
+
+    @api.model
+    @tools.ormcache("company_id")
+    def _default_id(self, company_id):
+        """The type new opportunities of the company get: the first active one (cached,
+        as every new lead asks; cleared when types change)."""
+        return self.sudo().search([("company_id", "in", [False, company_id])], limit=1).id
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()

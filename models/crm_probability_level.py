@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -57,9 +57,16 @@ class CrmProbabilityLevel(models.Model):
     @api.model
     def _find_for_probabilities(self, probabilities):
         """Map each probability to its level: the highest whose percentage <= it."""
-        levels = self.search([], order="percentage desc, sequence, id")
-        buckets = levels_for_probabilities(probabilities, [(level.percentage, level) for level in levels])
-        return {probability: level or self for probability, level in buckets.items()}
+        buckets = levels_for_probabilities(probabilities, self._level_table())
+        return {probability: self.browse(level_id) for probability, level_id in buckets.items()}
+
+    @api.model
+    @tools.ormcache()
+    def _level_table(self):
+        """``(percentage, id)`` of the active levels: read once per process, as every
+        change of an opportunity's probability needs it (cleared when levels change)."""
+        levels = self.sudo().search([], order="percentage desc, sequence, id")
+        return tuple((level.percentage, level.id) for level in levels)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -79,11 +86,13 @@ class CrmProbabilityLevel(models.Model):
         return result
 
     def _reassign_leads(self):
-        """Re-bucket every opportunity after the table of levels changed.
+        """Re-bucket every opportunity after the table of levels changed (and forget
+        the cached table).
 
         One UPDATE for the whole table: the rule is the one of
         ``_find_for_probabilities`` (highest active level whose percentage <= probability).
         """
+        self.env.registry.clear_cache()
         self.env.flush_all()
         self.env.cr.execute(
             SQL(

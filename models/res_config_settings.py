@@ -23,8 +23,9 @@ class ResConfigSettings(models.TransientModel):
         return values
 
     def set_values(self):
-        super().set_values()
+        result = super().set_values()
         automation = self.env.ref(IDLE_AUTOMATION, raise_if_not_found=False)
         if automation and self.crm_idle_reminder_days > 0:
             # Settings are the administrator's; the automated action is base.automation's.
             automation.sudo().trg_date_range = self.crm_idle_reminder_days
+        return result

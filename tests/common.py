@@ -77,6 +77,14 @@ class OpportunityCase(TransactionCase):
             **values,
         }
 
+    @classmethod
+    def set_create_date(cls, records, when):
+        """Backdate records: ``create_date`` is the database transaction's time, which
+        freezegun does not move."""
+        records.flush_recordset()
+        cls.env.cr.execute(f"UPDATE {records._table} SET create_date = %s WHERE id = ANY(%s)", [when, records.ids])
+        records.invalidate_recordset(["create_date"])
+
     @staticmethod
     def date(value):
         return fields.Date.to_date(value)

@@ -68,14 +68,13 @@ class TestCrmLeadAmounts(OpportunityCase):
         manual = self.create_opportunity(date_expected_invoice="2026-02-02")
         self.assertEqual(manual.date_expected_invoice, self.date("2026-02-02"))
 
-    def test_conversion_uses_the_closing_date_once_won(self):
-        lead = self.create_opportunity(
-            currency_id=self.eur.id, lines=[self.line(900, date_expected_invoice="2026-12-01")]
-        )
+    def test_conversion_falls_back_to_the_expected_closing(self):
+        lead = self.create_opportunity(currency_id=self.eur.id, date_deadline="2026-02-01", lines=[self.line(900)])
+        self.assertEqual(lead.amount_net_company, 1000)
+        lead.date_deadline = "2026-12-01"
         self.assertEqual(lead.amount_net_company, 1125)
-        with self.cr.savepoint():
-            lead.write({"date_closed": "2026-02-01 10:00:00"})
-            self.assertEqual(lead.amount_net_company, 1000)
+        lead.line_ids.date_expected_invoice = "2026-03-01"
+        self.assertEqual(lead.amount_net_company, 1000, "the expected invoice date comes first")
 
     def test_without_lines_in_foreign_currency(self):
         lead = self.create_opportunity(

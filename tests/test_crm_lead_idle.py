@@ -13,8 +13,8 @@ class TestCrmLeadIdle(OpportunityCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        with freeze_time("2026-03-01 09:00:00"):
-            cls.lead = cls.create_opportunity(name="Idle test")
+        cls.lead = cls.create_opportunity(name="Idle test")
+        cls.set_create_date(cls.lead, "2026-03-01 09:00:00")
         cls.activity_type = cls.env.ref("mail.mail_activity_data_call")
 
     def search_ids(self, operator, value):
@@ -39,6 +39,13 @@ class TestCrmLeadIdle(OpportunityCase):
             self.assertEqual(self.lead.date_last_interaction, datetime(2026, 3, 20, 12))
             activity.action_feedback(feedback="Done")
         self.assertEqual(self.lead.date_last_interaction, datetime(2026, 4, 2, 8))
+
+    def test_computed_for_many_in_one_query(self):
+        leads = self.lead | self.create_opportunity() | self.create_opportunity()
+        leads.invalidate_recordset(["date_last_interaction", "idle_days"])
+        leads.mapped("create_date")
+        with self.assertQueryCount(1):
+            leads.mapped("idle_days")
 
     def test_tracking_is_no_interaction(self):
         with freeze_time("2026-03-25 12:00:00"):

@@ -240,10 +240,10 @@ class TestWorkflowAutomation(WorkflowCase):
         rule = self.env.ref("crm_opportunity_management.automation_idle_reminder")
         self.env["res.config.settings"].create({"crm_idle_reminder_days": 10}).execute()
         self.assertEqual(rule.trg_date_range, 10)
-        with freeze_time("2026-03-01 09:00:00"):
-            idle = self.create_opportunity(name="Idle one")
-            active = self.create_opportunity(name="Active one")
-            rule.last_run = "2026-03-01 09:00:00"
+        idle = self.create_opportunity(name="Idle one")
+        active = self.create_opportunity(name="Active one")
+        self.set_create_date(idle | active, "2026-03-01 09:00:00")
+        rule.last_run = "2026-03-01 09:00:00"
         with freeze_time("2026-03-09 09:00:00"):
             active.message_post(body="Called", message_type="comment", subtype_xmlid="mail.mt_note")
         with freeze_time("2026-03-12 09:00:00"):

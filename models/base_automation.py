@@ -1,0 +1,35 @@
+from odoo import api, models, tools
+
+
+class BaseAutomation(models.Model):
+    _inherit = "base.automation"
+
+    # Once a model has an on-save automation rule (this module ships three on
+    # crm.lead), base_automation looks its rules up with a search on every write and
+    # every recomputation of a stored field of that model: a dozen queries per
+    # opportunity written. The rules of a model change rarely, so the look-up is
+    # cached per model and triggers, and the cache is cleared whenever a rule changes.
+
+    @api.model
+    @tools.ormcache("model_name", "triggers")
+    def _get_action_ids(self, model_name, triggers):
+        domain = [("model_name", "=", model_name), ("trigger", "in", list(triggers))]
+        return tuple(self.with_context(active_test=True).sudo()._search(domain))
+
+    def _get_actions(self, records, triggers):
+        if "__action_done" not in self._context:
+            self = self.with_context(__action_done={})  # as base_automation does
+        return self.browse(self._get_action_ids(records._name, tuple(triggers)))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
