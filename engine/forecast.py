@@ -124,8 +124,8 @@ def _date(value: object, name: str) -> date | None:
     if isinstance(value, str):
         try:
             return datetime.fromisoformat(value.strip()).date()
-        except ValueError:
-            pass
+        except ValueError as error:
+            raise ValueError(f"{name}: not a date: {value!r}") from error
     raise ValueError(f"{name}: not a date: {value!r}")
 
 

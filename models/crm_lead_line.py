@@ -84,23 +84,27 @@ class CrmLeadLine(models.Model):
                 line.amount_net * (line.lead_id.probability or 0.0) / 100.0
             )
 
+    def _label(self):
+        self.ensure_one()
+        return self.name or self.product_categ_id.display_name or _("without description")
+
     @api.constrains("amount_gross", "amount_discount")
     def _check_amounts(self):
         for line in self:
             if line.amount_gross < 0:
                 raise ValidationError(
-                    _("Gross Amount: the line %(line)s cannot be negative.", line=line.name or "")
+                    _("Gross Amount: the line %(line)s cannot be negative.", line=line._label())
                 )
             if line.amount_discount < 0:
                 raise ValidationError(
-                    _("Discount: the line %(line)s cannot have a negative discount.", line=line.name or "")
+                    _("Discount: the line %(line)s cannot have a negative discount.", line=line._label())
                 )
             if line.currency_id.compare_amounts(line.amount_discount, line.amount_gross) > 0:
                 raise ValidationError(
                     _(
                         "Discount: the discount of the line %(line)s (%(discount)s) exceeds its "
                         "gross amount (%(gross)s).",
-                        line=line.name or "",
+                        line=line._label(),
                         discount=line.amount_discount,
                         gross=line.amount_gross,
                     )
@@ -114,7 +118,7 @@ class CrmLeadLine(models.Model):
                     _(
                         "Currency: the line %(line)s is in %(line_currency)s but its opportunity "
                         "%(lead)s is in %(lead_currency)s.",
-                        line=line.name or "",
+                        line=line._label(),
                         line_currency=line.currency_id.name,
                         lead=line.lead_id.display_name,
                         lead_currency=line.lead_id.currency_id.name,

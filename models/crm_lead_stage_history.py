@@ -29,7 +29,7 @@ class CrmLeadStageHistory(models.Model):
     )
     opportunity_type_id = fields.Many2one("crm.opportunity.type", index=True, ondelete="set null")
     team_id = fields.Many2one("crm.team", string="Sales Team", index=True, ondelete="set null")
-    salesperson_id = fields.Many2one("res.users", string="Salesperson", index=True, ondelete="set null")
+    salesperson_id = fields.Many2one("res.users", index=True, ondelete="set null")
 
     @api.model
     def _prepare_rows(self, changes, when):

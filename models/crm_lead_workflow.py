@@ -92,10 +92,12 @@ class CrmLead(models.Model):
         return super()._read_group_stage_ids(stages, domain)
 
     def _stage_find(self, team_id=False, domain=None, order="sequence, id", limit=1):
+        """Opportunities of a type with a workflow find their stages in it, whatever
+        their sales team (the workflow is the type's, not the team's)."""
         types = self.opportunity_type_id
         if len(types) == 1 and types.stage_ids:
-            stages = super()._stage_find(
-                team_id=team_id, domain=[*(domain or []), ("id", "in", types.stage_ids.ids)], order=order, limit=limit
+            stages = self.env["crm.stage"].search(
+                [("id", "in", types.stage_ids.ids), *(domain or [])], order=order, limit=limit
             )
             if stages:
                 return stages

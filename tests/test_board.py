@@ -124,6 +124,9 @@ class TestBoards(WorkflowCase):
         with self.assertQueryCount(12):
             Lead.get_board("progress", self.domain)
         self.env.invalidate_all()
+        with self.assertQueryCount(12):
+            Lead.get_board("stages", self.domain)
+        self.env.invalidate_all()
         for index in range(25):
             self.create_tender(name=f"More {index}", expected_revenue=100 * index, partner_id=self.partner.id)
         self.env.invalidate_all()

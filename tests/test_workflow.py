@@ -82,6 +82,12 @@ class TestWorkflowRules(WorkflowCase):
         self.assertEqual(lead.stage_id, self.announced)
         self.assertEqual(lead.allowed_stage_ids, self.tender.stage_ids)
 
+    def test_workflow_wins_over_the_sales_team_stages(self):
+        other_team = self.env["crm.team"].create({"name": "Public sector (test)"})
+        self.tender.stage_ids.team_id = other_team
+        lead = self.create_tender()  # in self.team, whose stages are not the workflow's
+        self.assertEqual(lead.stage_id, self.announced)
+
     def test_allowed_transition(self):
         lead = self.create_tender()
         lead.write({"stage_id": self.preparation.id})

@@ -84,3 +84,80 @@ class TestXmlRpc(HttpCase):
         self.assertEqual(caught.exception.faultCode, RPC_FAULT_CODE_WARNING, "a user error, no traceback")
         self.assertNotIn("Traceback", caught.exception.faultString)
         self.assertFalse(self.call("crm.lead", "search", [("name", "=", "Too much discount")]))
+
+
+@tagged("post_install", "-at_install")
+class TestWorkflowXmlRpc(HttpCase):
+    """Workflow rules and boards through XML-RPC, over real HTTP."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.user = new_test_user(
+            cls.env, "opp_rpc_wf", password=PASSWORD, groups="sales_team.group_sale_salesman_all_leads"
+        )
+        Stage = cls.env["crm.stage"]
+        cls.first = Stage.create({"name": "RPC first", "sequence": 301})
+        cls.second = Stage.create({"name": "RPC second", "sequence": 302})
+        cls.third = Stage.create({"name": "RPC third", "sequence": 303})
+        cls.first.next_stage_ids = cls.second
+        cls.rpc_type = cls.env["crm.opportunity.type"].create(
+            {
+                "code": "RPC-WF",
+                "name": "RPC workflow",
+                "stage_ids": [(6, 0, (cls.first | cls.second | cls.third).ids)],
+            }
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, "opp_rpc_wf", PASSWORD, {})
+
+    def call(self, model, method, *args, **kwargs):
+        return self.xmlrpc_object.execute_kw(self.env.cr.dbname, self.uid, PASSWORD, model, method, list(args), kwargs)
+
+    def test_forbidden_move_is_refused_and_logged_moves_are_read(self):
+        lead_id = self.call(
+            "crm.lead",
+            "create",
+            {
+                "name": "RPC tender",
+                "type": "opportunity",
+                "opportunity_type_id": self.rpc_type.id,
+                "expected_revenue": 10,
+            },
+        )
+        with self.assertRaises(xmlrpc.client.Fault) as caught:
+            self.call("crm.lead", "write", [lead_id], {"stage_id": self.third.id})
+        self.assertIn("from RPC first to RPC third", caught.exception.faultString)
+        self.assertEqual(caught.exception.faultCode, RPC_FAULT_CODE_WARNING)
+        self.call("crm.lead", "write", [lead_id], {"stage_id": self.second.id})
+        [lead] = self.call("crm.lead", "read", [lead_id], ["stage_id", "stage_history_ids"])
+        self.assertEqual(lead["stage_id"][0], self.second.id)
+        rows = self.call(
+            "crm.lead.stage.history",
+            "search_read",
+            [("lead_id", "=", lead_id)],
+            ["stage_from_id", "stage_to_id"],
+            order="id",
+        )
+        self.assertEqual([row["stage_to_id"][0] for row in rows], [self.first.id, self.second.id])
+
+    def test_get_board(self):
+        self.call(
+            "crm.lead",
+            "create",
+            {
+                "name": "RPC board",
+                "type": "opportunity",
+                "opportunity_type_id": self.rpc_type.id,
+                "expected_revenue": 250,
+            },
+        )
+        board = self.call("crm.lead", "get_board", "stages", [("opportunity_type_id", "=", self.rpc_type.id)])
+        self.assertEqual([column["label"] for column in board["columns"]], ["RPC first", "RPC second", "RPC third"])
+        self.assertEqual((board["columns"][0]["count"], board["columns"][0]["amount"]), (1, 250))
+        self.assertEqual(board["columns"][0]["cards"][0]["name"], "RPC board")
+        with self.assertRaises(xmlrpc.client.Fault) as caught:
+            self.call("crm.lead", "get_board", "invented")
+        self.assertIn("Unknown board", caught.exception.faultString)

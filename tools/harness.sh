@@ -213,7 +213,7 @@ engine_tests() {
 TEST_DB=${TEST_DB:-${MODULE}_test}
 
 install_test_database() {
-    local logfile=$CACHE_DIR/install.log
+    local logfile=$CACHE_DIR/install-$TEST_DB.log
     dropdb --if-exists "$TEST_DB" >/dev/null 2>&1 || true
     log "installing $MODULE (with demo data) into a fresh database $TEST_DB"
     odoo_bin -d "$TEST_DB" -i "$MODULE" --stop-after-init --without-demo= \
@@ -227,7 +227,7 @@ install_test_database() {
 }
 
 write_odoo_config() {
-    ODOO_RC=$CACHE_DIR/odoo-test.conf
+    ODOO_RC=$CACHE_DIR/$TEST_DB.conf
     {
         echo "[options]"
         echo "addons_path = $ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$ADDONS_LINK_DIR"
@@ -242,7 +242,7 @@ write_odoo_config() {
 
 module_tests() {
     write_odoo_config
-    local report=$CACHE_DIR/junit-odoo.xml
+    local report=$CACHE_DIR/junit-$TEST_DB.xml
     rm -f "$report"
     # Through the addons-path link, so that pytest-odoo names the test modules
     # odoo.addons.crm_opportunity_management.tests.*, whatever the clone's folder is called.
@@ -256,6 +256,7 @@ module_tests() {
 
 odoo_suites() {  # Odoo's own crm and sale_crm suites, with this module installed
     local logfile=$CACHE_DIR/odoo-suites.log
+    : > "$logfile"
     log "running Odoo's own crm and sale_crm suites with $MODULE installed"
     odoo_bin -d "$TEST_DB" -u crm,sale_crm --test-enable --test-tags /crm,/sale_crm \
         --stop-after-init --log-level=test --logfile="$logfile" --http-port="$HTTP_PORT" || true

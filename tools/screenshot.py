@@ -79,6 +79,8 @@ def main():
     parser.add_argument("--shot", nargs=2, action="append", metavar=("PATH", "PNG"), required=True)
     parser.add_argument("--wait-for", default=".o_action_manager .o_view_controller",
                         help="CSS selector that tells the page is drawn")
+    parser.add_argument("--click", action="append", default=[], metavar="CSS",
+                        help="element to click once the page is drawn (repeatable, in order)")
     args = parser.parse_args()
     width, height = (int(value) for value in args.size.split("x"))
     session = login(args.url, args.db, args.user, args.password)
@@ -95,6 +97,9 @@ def main():
                 if browser.evaluate(f"!!document.querySelector({selector})"):
                     break
             time.sleep(2)  # let the view finish loading its data and fonts
+            for selector in args.click:
+                browser.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+                time.sleep(2)
             shot = browser.call("Page.captureScreenshot", format="png")
             with open(png, "wb") as file:
                 file.write(base64.b64decode(shot["data"]))
