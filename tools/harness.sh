@@ -20,7 +20,7 @@ DB_NAME=${DB_NAME:-$MODULE}
 HTTP_PORT=${HTTP_PORT:-8069}
 # The addons path holds the module through a folder named after it: the repository root
 # is the add-on, whatever the clone's folder is called.
-ADDONS_LINK_DIR=$CACHE_DIR/addons
+ADDONS_LINK_DIR=$CACHE_DIR/addons-$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)  # one per clone
 
 log() { printf '\033[1m[harness]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
