@@ -37,6 +37,7 @@
         "views/crm_lead_views.xml",
         "views/crm_lead_board_views.xml",
         "views/res_partner_views.xml",
+        "views/account_move_views.xml",
         "views/res_config_settings_views.xml",
         "views/crm_opportunity_management_menus.xml",
     ],

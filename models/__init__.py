@@ -13,3 +13,6 @@ from . import crm_stage
 from . import crm_lead_stage_history
 from . import crm_lead_workflow
 from . import crm_lead_board
+from . import crm_lead_sales
+from . import account_move
+from . import sale_order

@@ -9,3 +9,7 @@ class ResCompany(models.Model):
         help="The Won button opens a dialog asking for the won reason and a closing "
         "description, like the Lost button does. Off, Won closes the opportunity at once.",
     )
+    crm_won_on_order_confirmation = fields.Boolean(
+        string="Win Opportunities on Order Confirmation",
+        help="Confirming a sales order marks its opportunity as won.",
+    )

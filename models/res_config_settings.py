@@ -9,6 +9,9 @@ class ResConfigSettings(models.TransientModel):
     crm_won_reason_dialog = fields.Boolean(
         related="company_id.crm_won_reason_dialog", readonly=False
     )
+    crm_won_on_order_confirmation = fields.Boolean(
+        related="company_id.crm_won_on_order_confirmation", readonly=False
+    )
     crm_idle_reminder_days = fields.Integer(
         string="Idle Reminder After (days)",
         help="Days without a done activity or logged message after which the automated action "

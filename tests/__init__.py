@@ -9,3 +9,4 @@ from . import test_xmlrpc
 from . import test_workflow
 from . import test_board
 from . import test_board_tour
+from . import test_sales_links
