@@ -15,7 +15,7 @@
         "base_automation",
         "base_geolocalize",
     ],
-    "external_dependencies": {"python": []},
+    "external_dependencies": {"python": ["numpy", "pandas", "scipy"]},
     "data": [
         "security/crm_opportunity_management_security.xml",
         "security/ir.model.access.csv",
@@ -27,6 +27,8 @@
         "data/mail_message_subtype_data.xml",
         "data/base_automation_data.xml",
         "wizards/crm_lead_won_views.xml",
+        "wizards/crm_lead_forecast_views.xml",
+        "reports/crm_lead_forecast_report.xml",
         "views/crm_probability_level_views.xml",
         "views/crm_opportunity_type_views.xml",
         "views/crm_contact_quality_views.xml",

@@ -16,3 +16,4 @@ from . import crm_lead_board
 from . import crm_lead_sales
 from . import account_move
 from . import sale_order
+from . import crm_lead_forecast

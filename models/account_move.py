@@ -5,7 +5,7 @@ class AccountMove(models.Model):
     _inherit = "account.move"
 
     opportunity_id = fields.Many2one(
-        "crm.lead", string="Opportunity", index="btree_not_null", ondelete="set null",
+        "crm.lead", index="btree_not_null", ondelete="set null",
         compute="_compute_opportunity_id", store=True, readonly=False, check_company=True,
         domain="[('type', '=', 'opportunity')]",
         help="The opportunity of the sales orders this invoice comes from (or set by hand).",

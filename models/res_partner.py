@@ -25,9 +25,10 @@ class ResPartner(models.Model):
                 ["partner_id"], ["amount_net_company:sum"],
             )
             for partner, amount in groups:
-                # credit each listed ancestor (a company sees its contacts' opportunities)
-                for partner_id in map(int, partner.sudo().parent_path.split("/")[:-1]):
-                    if partner_id in amounts:
-                        amounts[partner_id] += amount
+                # credit the partner and its listed parents (a company sees its contacts')
+                while partner:
+                    if partner.id in amounts:
+                        amounts[partner.id] += amount
+                    partner = partner.parent_id
         for partner in self:
             partner.opportunity_amount = amounts.get(partner.id, 0.0)
