@@ -45,7 +45,7 @@ ensure_odoo_src() {
 
 # --------------------------------------------------------------------------- Debian packages
 ensure_debian_packages() {
-    local wanted=(libpq-dev libldap2-dev libsasl2-dev gcc python3-dev postgresql chromium)
+    local wanted=(libpq-dev libldap2-dev libsasl2-dev gcc python3-dev postgresql chromium wkhtmltopdf)
     local missing=()
     for pkg in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -136,3 +136,7 @@ class CrmLeadForecast(models.TransientModel):
         if isinstance(key, float):
             return _("%(percentage)s %%", percentage=key)  # no levels: grouped by stated probability
         return _("No level")
+
+    def _compute_display_name(self):
+        for wizard in self:
+            wizard.display_name = _("Sales Forecast")
