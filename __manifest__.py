@@ -29,6 +29,7 @@
         "wizards/crm_lead_won_views.xml",
         "wizards/crm_lead_forecast_views.xml",
         "reports/crm_lead_forecast_report.xml",
+        "reports/crm_invoicing_analysis_views.xml",
         "views/crm_probability_level_views.xml",
         "views/crm_opportunity_type_views.xml",
         "views/crm_contact_quality_views.xml",

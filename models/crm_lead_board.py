@@ -19,9 +19,11 @@ class CrmLead(models.Model):
     def get_board(self, kind, domain=None, options=None):
         """Columns of a board, with what the screens show.
 
-        :param kind: ``"progress"`` (columns = probability levels, all of them) or
+        :param kind: ``"progress"`` (columns = probability levels, all of them),
             ``"stages"`` (columns = the workflow of the opportunity type the domain names,
-            else the sales team's stages and those holding opportunities)
+            else the sales team's stages and those holding opportunities) or
+            ``"invoicing"`` (columns = months; opportunities, confirmed orders and posted
+            invoices of ``crm.invoicing.analysis``, see its ``_board_options``)
         :param domain: extra search domain on opportunities (the caller's rights apply)
         :param options: ``{"limit": cards per column (default 80, 0 = all)}``
         :return: ``{"kind", "currency", "columns": [{"key", "label", "count", "amount",
@@ -29,10 +31,12 @@ class CrmLead(models.Model):
             "level", "amount"}]}]}``; amounts are net values in company currency.
         """
         builders = {"progress": self._board_progress_columns, "stages": self._board_stages_columns}
-        if kind not in builders:
+        if kind not in (*builders, "invoicing"):
             raise UserError(_(
-                "Unknown board %(kind)r: use one of %(kinds)s.", kind=kind, kinds=", ".join(sorted(builders)),
+                "Unknown board %(kind)r: use one of %(kinds)s.", kind=kind, kinds="invoicing, progress, stages",
             ))
+        if kind == "invoicing":
+            return self.env["crm.invoicing.analysis"]._get_board(self._board_domain(domain)[1:], options)
         domain = self._board_domain(domain)
         options = self._board_options(options)
         self.check_access("read")

@@ -10,5 +10,6 @@ from . import test_workflow
 from . import test_board
 from . import test_board_tour
 from . import test_sales_links
+from . import test_invoicing_board
 from . import test_forecast
 from . import test_forecast_ui

@@ -1,0 +1,221 @@
+from dateutil.relativedelta import relativedelta
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import UserError
+from odoo.tools import SQL, date_utils
+
+DOCUMENT_TYPES = [("opportunity", "Opportunity"), ("order", "Sales Order"), ("invoice", "Invoice")]
+
+
+class CrmInvoicingAnalysis(models.Model):
+    """Invoicing progress: open and won opportunities (by expected invoice date),
+    confirmed sales orders (by order date) and posted customer invoices (by invoice
+    date), side by side in company currency.
+
+    A SQL view; salespeople see the rows of the documents they may read (record rules
+    mirroring those of opportunities, orders and invoices).
+    """
+
+    _name = "crm.invoicing.analysis"
+    _description = "Invoicing Progress Analysis"
+    _auto = False
+    _order = "date, document_type, id"
+    _rec_name = "name"
+
+    document_type = fields.Selection(DOCUMENT_TYPES, readonly=True)
+    res_model = fields.Char(string="Document Model", readonly=True)
+    res_id = fields.Integer(string="Document ID", readonly=True)
+    name = fields.Char(string="Document", readonly=True)
+    date = fields.Date(readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    company_currency_id = fields.Many2one(related="company_id.currency_id", string="Company Currency")
+    user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
+    team_id = fields.Many2one("crm.team", string="Sales Team", readonly=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    currency_id = fields.Many2one("res.currency", string="Document Currency", readonly=True)
+    amount = fields.Monetary(
+        string="Untaxed Amount", currency_field="company_currency_id", readonly=True,
+        help="Untaxed amount in company currency (credit notes count negative).",
+    )
+    state = fields.Char(readonly=True)
+    payment_state = fields.Selection(
+        selection=lambda self: self.env["account.move"]._fields["payment_state"].selection, readonly=True
+    )
+    opportunity_id = fields.Many2one("crm.lead", readonly=True)
+    opportunity_type_id = fields.Many2one("crm.opportunity.type", readonly=True)
+
+    def init(self):
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(SQL("CREATE OR REPLACE VIEW %s AS (%s)", SQL.identifier(self._table), self._query()))
+
+    def _query(self):
+        # ids: 3 * document id + 0 / 1 / 2, unique across the three kinds of documents
+        return SQL("""
+            SELECT lead.id * 3 AS id, 'opportunity' AS document_type, 'crm.lead' AS res_model, lead.id AS res_id,
+                   lead.name AS name, COALESCE(lead.date_expected_invoice, lead.date_deadline) AS date,
+                   lead.company_id, lead.user_id, lead.team_id, lead.partner_id, lead.currency_id,
+                   lead.expected_revenue AS amount,
+                   CASE WHEN lead.probability >= 100 THEN 'won' ELSE 'open' END AS state,
+                   NULL AS payment_state, lead.id AS opportunity_id, lead.opportunity_type_id
+              FROM crm_lead lead
+             WHERE lead.type = 'opportunity' AND lead.active
+         UNION ALL
+            SELECT sale.id * 3 + 1, 'order', 'sale.order', sale.id, sale.name,
+                   -- the order's day where its salesperson works
+                   (sale.date_order AT TIME ZONE 'UTC' AT TIME ZONE COALESCE(salesperson.tz, 'UTC'))::date,
+                   sale.company_id, sale.user_id, sale.team_id, sale.partner_id, sale.currency_id,
+                   sale.amount_untaxed / COALESCE(NULLIF(sale.currency_rate, 0), 1), sale.state,
+                   NULL, sale.opportunity_id, opportunity.opportunity_type_id
+              FROM sale_order sale
+         LEFT JOIN res_users seller ON seller.id = sale.user_id
+         LEFT JOIN res_partner salesperson ON salesperson.id = seller.partner_id
+         LEFT JOIN crm_lead opportunity ON opportunity.id = sale.opportunity_id
+             WHERE sale.state = 'sale'
+         UNION ALL
+            SELECT move.id * 3 + 2, 'invoice', 'account.move', move.id, move.name, move.invoice_date,
+                   move.company_id, move.invoice_user_id, move.team_id, move.partner_id, move.currency_id,
+                   move.amount_untaxed_signed, move.state, move.payment_state, move.opportunity_id,
+                   opportunity.opportunity_type_id
+              FROM account_move move
+         LEFT JOIN crm_lead opportunity ON opportunity.id = move.opportunity_id
+             WHERE move.state = 'posted' AND move.move_type IN ('out_invoice', 'out_refund')
+        """)
+
+    # ------------------------------------------------------------------ the invoicing board
+
+    def _get_board(self, domain, options):
+        """``crm.lead.get_board("invoicing", domain, options)``: one column per month."""
+        options = self._board_options(options)
+        company = options["company"]
+        domain = [
+            ("company_id", "=", company.id),
+            ("date", ">=", options["date_from"]),
+            ("date", "<=", options["date_to"]),
+            ("document_type", "in", options["document_types"]),
+            *([("user_id", "=", options["user_id"])] if options["user_id"] else []),
+            *domain,
+        ]
+        self.check_access("read")
+        totals = {}
+        for month, document_type, count, amount in self._read_group(
+            domain, ["date:month", "document_type"], ["__count", "amount:sum"]
+        ):
+            totals[(month.strftime("%Y-%m"), document_type)] = (count, amount or 0.0)
+        expanded = [kind for kind in options["document_types"] if kind not in options["collapse"]]
+        cards = self._board_cards([*domain, ("document_type", "in", expanded)], options["limit"]) if expanded else {}
+        currency = company.currency_id
+        columns = []
+        for month in self._board_months(options["date_from"], options["date_to"]):
+            key = month.strftime("%Y-%m")
+            column_cards = []
+            for kind in options["document_types"]:
+                count, amount = totals.get((key, kind), (0, 0.0))
+                if kind in options["collapse"]:
+                    if count:
+                        column_cards.append(self._board_collapsed_card(kind, count, currency.round(amount)))
+                else:
+                    column_cards += cards.get((key, kind), [])
+            columns.append({
+                "key": key,
+                "label": tools.format_date(self.env, month, date_format="MMMM yyyy"),
+                "count": sum(totals.get((key, kind), (0, 0.0))[0] for kind in options["document_types"]),
+                "amount": currency.round(
+                    sum(totals.get((key, kind), (0, 0.0))[1] for kind in options["document_types"])
+                ),
+                "cards": column_cards,
+            })
+        return {"kind": "invoicing", "currency": currency.name, "columns": columns}
+
+    def _board_cards(self, domain, limit):
+        """The documents of each (month, type), ``limit`` at most, in one query."""
+        query = self._search(domain)
+        month_sql = SQL("date_trunc('month', %s)", SQL.identifier(self._table, "date"))
+        ranked = query.select(
+            SQL("%s AS id", SQL.identifier(self._table, "id")),
+            SQL("ROW_NUMBER() OVER (PARTITION BY %s, %s ORDER BY %s, %s) AS rank",
+                month_sql, SQL.identifier(self._table, "document_type"),
+                SQL.identifier(self._table, "date"), SQL.identifier(self._table, "id")),
+        )
+        self.env.cr.execute(SQL("SELECT id FROM (%s) ranked WHERE %s", ranked,
+                                SQL("rank <= %s", limit) if limit else SQL("TRUE")))
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        cards = {}
+        for row in self.search_fetch([("id", "in", ids)], ["document_type", "res_model", "res_id", "name", "date",
+                                                           "partner_id", "user_id", "state", "payment_state",
+                                                           "amount", "company_id"]):
+            cards.setdefault((row.date.strftime("%Y-%m"), row.document_type), []).append({
+                "model": row.res_model,
+                "id": row.res_id,
+                "document_type": row.document_type,
+                "name": row.name or "",
+                "date": fields.Date.to_string(row.date),
+                "partner": row.partner_id.display_name or "",
+                "user": row.user_id.name or "",
+                "stage": row.state or "",
+                "payment_state": row.payment_state or "",
+                "amount": row.company_currency_id.round(row.amount),
+            })
+        return cards
+
+    def _board_collapsed_card(self, document_type, count, amount):
+        label = dict(self._fields["document_type"]._description_selection(self.env))[document_type]
+        return {
+            "model": False, "id": False, "document_type": document_type, "collapsed": True, "count": count,
+            "name": _("%(type)s: %(count)s", count=count, type=label), "partner": "", "user": "", "stage": "",
+            "amount": amount,
+        }
+
+    @api.model
+    def _board_months(self, date_from, date_to):
+        month = date_from.replace(day=1)
+        while month <= date_to:
+            yield month
+            month += relativedelta(months=1)
+
+    @api.model
+    def _board_options(self, options):
+        """Check and complete the options of the invoicing board (clear errors for RPC)."""
+        options = dict(options or {})
+        allowed = {"date_from", "date_to", "company_id", "user_id", "document_types", "collapse", "limit"}
+        if set(options) - allowed:
+            unknown = ", ".join(sorted(set(options) - allowed))
+            raise UserError(_("Unknown invoicing board options: %(keys)s.", keys=unknown))
+        today = fields.Date.context_today(self)
+        quarter_start = date_utils.start_of(today, "quarter")
+        try:
+            date_from = fields.Date.to_date(options.get("date_from")) or quarter_start
+            date_to = fields.Date.to_date(options.get("date_to")) or date_utils.end_of(quarter_start, "quarter")
+        except (TypeError, ValueError) as error:
+            raise UserError(_("The board dates must be dates (YYYY-MM-DD).")) from error
+        if date_from > date_to:
+            raise UserError(
+                _("The board period starts (%(start)s) after it ends (%(end)s).", start=date_from, end=date_to)
+            )
+        if (date_to.year - date_from.year) * 12 + date_to.month - date_from.month >= 120:
+            raise UserError(_("The invoicing board shows ten years at most."))
+        kinds = [kind for kind, _label in DOCUMENT_TYPES]
+        document_types = options.get("document_types") or kinds
+        collapse = options.get("collapse") or []
+        for name, value in (("document_types", document_types), ("collapse", collapse)):
+            if not isinstance(value, (list, tuple)) or set(value) - set(kinds):
+                raise UserError(_("%(option)s must be a list among %(kinds)s.", option=name, kinds=", ".join(kinds)))
+        company_id = options.get("company_id") or self.env.company.id
+        if not isinstance(company_id, int) or isinstance(company_id, bool) or (
+            company_id not in self.env.user.company_ids.ids
+        ):
+            raise UserError(_("You have no access to the company %(company)s.", company=company_id))
+        user_id = options.get("user_id") or False
+        if user_id and (isinstance(user_id, bool) or not isinstance(user_id, int)):
+            raise UserError(_("The option user_id must be a user id."))
+        limit = options.get("limit", 80)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise UserError(_("The board option limit must be a whole number of cards, 0 for all."))
+        return {
+            "date_from": date_from.replace(day=1),
+            "date_to": date_utils.end_of(date_to, "month"),
+            "company": self.env["res.company"].browse(company_id),
+            "user_id": user_id,
+            "document_types": [kind for kind in kinds if kind in document_types],
+            "collapse": set(collapse),
+            "limit": limit,
+        }

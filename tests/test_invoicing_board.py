@@ -1,0 +1,171 @@
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from odoo.exceptions import UserError
+from odoo.tests import new_test_user, tagged
+
+
+@tagged("post_install", "-at_install")
+class TestInvoicingBoard(AccountTestInvoicingCommon):
+    """get_board("invoicing"): opportunities, confirmed orders and posted invoices by month."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        company = cls.env.company
+        cls.seller = new_test_user(
+            cls.env,
+            "opp_inv_seller",
+            groups="sales_team.group_sale_salesman",
+            company_id=company.id,
+            company_ids=[company.id],
+            tz="Europe/Zagreb",
+        )
+        cls.other = new_test_user(
+            cls.env,
+            "opp_inv_other",
+            groups="sales_team.group_sale_salesman",
+            company_id=company.id,
+            company_ids=[company.id],
+        )
+        Lead = cls.env["crm.lead"]
+        cls.leads = Lead.create(
+            [
+                {
+                    "name": "Inv open",
+                    "type": "opportunity",
+                    "user_id": cls.seller.id,
+                    "expected_revenue": 1000,
+                    "date_expected_invoice": "2026-01-20",
+                    "partner_id": cls.partner_a.id,
+                },
+                {
+                    "name": "Inv other",
+                    "type": "opportunity",
+                    "user_id": cls.other.id,
+                    "expected_revenue": 400,
+                    "date_expected_invoice": "2026-02-10",
+                },
+                {
+                    "name": "Inv outside",
+                    "type": "opportunity",
+                    "user_id": cls.seller.id,
+                    "expected_revenue": 99,
+                    "date_expected_invoice": "2025-12-31",
+                },
+            ]
+        )
+        order = cls.env["sale.order"].create(
+            {
+                "partner_id": cls.partner_a.id,
+                "user_id": cls.seller.id,
+                "opportunity_id": cls.leads[0].id,
+                # 2026-03-31 23:30 UTC is 1 April in Zagreb, where the salesperson works
+                "date_order": "2026-03-31 23:30:00",
+                "order_line": [(0, 0, {"product_id": cls.product_a.id, "price_unit": 700, "tax_id": False})],
+            }
+        )
+        order.action_confirm()
+        order.date_order = "2026-03-31 23:30:00"
+        cls.env["sale.order"].create(
+            {  # a quotation: not on the board
+                "partner_id": cls.partner_a.id,
+                "user_id": cls.seller.id,
+                "order_line": [(0, 0, {"product_id": cls.product_a.id, "price_unit": 5})],
+            }
+        )
+        cls.invoice = cls.init_invoice(
+            "out_invoice", partner=cls.partner_a, invoice_date="2026-02-28", amounts=[300], post=True
+        )
+        cls.invoice.invoice_user_id = cls.seller
+        cls.refund = cls.init_invoice(
+            "out_refund", partner=cls.partner_a, invoice_date="2026-03-01", amounts=[50], post=True
+        )
+        cls.refund.invoice_user_id = cls.other
+        cls.init_invoice("out_invoice", partner=cls.partner_a, invoice_date="2026-02-15", amounts=[1])  # draft
+        cls.options = {"date_from": "2026-01-01", "date_to": "2026-06-30"}
+
+    def board(self, user=None, **options):
+        Lead = self.env["crm.lead"].with_user(user) if user else self.env["crm.lead"]
+        return Lead.get_board("invoicing", None, {**self.options, **options})
+
+    def expected_sql(self, user_ids=None):
+        """Counts and sums per (month, type), straight from the tables."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT to_char(date, 'YYYY-MM'), document_type, COUNT(*), SUM(amount) "
+            "FROM crm_invoicing_analysis WHERE company_id = %s AND date BETWEEN %s AND %s "
+            "AND (%s IS NULL OR user_id = ANY(%s) OR user_id IS NULL) GROUP BY 1, 2",
+            [self.env.company.id, "2026-01-01", "2026-06-30", user_ids and True, user_ids or []],
+        )
+        return {(month, kind): (count, round(amount, 2)) for month, kind, count, amount in self.env.cr.fetchall()}
+
+    def test_columns_counts_and_amounts(self):
+        board = self.board()
+        self.assertEqual(board["currency"], self.env.company.currency_id.name)
+        self.assertEqual(
+            [column["key"] for column in board["columns"]],
+            ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"],
+        )
+        expected = self.expected_sql()
+        for column in board["columns"]:
+            counts = [value for (month, _kind), value in expected.items() if month == column["key"]]
+            self.assertEqual(column["count"], sum(count for count, _amount in counts), column["key"])
+            self.assertAlmostEqual(column["amount"], sum(amount for _count, amount in counts), 2)
+        february = board["columns"][1]
+        self.assertEqual(sorted(card["name"] for card in february["cards"]), sorted(["Inv other", self.invoice.name]))
+        self.assertEqual(board["columns"][2]["amount"], -50, "a credit note counts negative")
+
+    def test_order_in_the_salesperson_month(self):
+        board = self.board(document_types=["order"])
+        april = board["columns"][3]
+        self.assertEqual((april["key"], april["count"], april["amount"]), ("2026-04", 1, 700))
+        self.assertEqual(board["columns"][2]["count"], 0)
+
+    def test_payment_state_on_cards(self):
+        board = self.board(document_types=["invoice"])
+        card = next(card for card in board["columns"][1]["cards"] if card["id"] == self.invoice.id)
+        self.assertEqual((card["model"], card["payment_state"], card["amount"]), ("account.move", "not_paid", 300))
+
+    def test_collapse(self):
+        board = self.board(collapse=["opportunity", "invoice"])
+        february = board["columns"][1]
+        collapsed = [card for card in february["cards"] if card.get("collapsed")]
+        self.assertEqual(
+            sorted((card["document_type"], card["count"], card["amount"]) for card in collapsed),
+            [("invoice", 1, 300), ("opportunity", 1, 400)],
+        )
+        self.assertEqual(february["count"], 2)
+
+    def test_salesperson_sees_own_documents(self):
+        board = self.board(user=self.seller)
+        ids = {(card["model"], card["id"]) for column in board["columns"] for card in column["cards"]}
+        self.assertIn(("crm.lead", self.leads[0].id), ids)
+        self.assertNotIn(("crm.lead", self.leads[1].id), ids)
+        self.assertNotIn(("account.move", self.refund.id), ids)
+        self.assertEqual(sum(column["amount"] for column in board["columns"]), 1000 + 700 + 300)
+
+    def test_bad_input(self):
+        other_company = self.env["res.company"].create({"name": "Not mine"})
+        for options, message in (
+            ({"date_from": "2026-05-01", "date_to": "2026-01-01"}, "starts"),
+            ({"document_types": ["quote"]}, "document_types"),
+            ({"collapse": "invoice"}, "collapse"),
+            ({"company_id": other_company.id}, "no access"),
+            ({"date_from": "yesterday"}, "dates"),
+            ({"colour": 1}, "Unknown"),
+        ):
+            with self.assertRaisesRegex(UserError, message):
+                self.board(user=self.seller, **options)
+
+    def test_query_count_does_not_grow(self):
+        self.board()
+        self.env.invalidate_all()
+        # the totals, the ranked cards, their fields, and one per related model
+        with self.assertQueryCount(11):
+            self.board()
+        for index in range(10):
+            self.init_invoice(
+                "out_invoice", partner=self.partner_a, invoice_date="2026-05-10", amounts=[10 + index], post=True
+            )
+        self.env.invalidate_all()
+        with self.assertQueryCount(11):
+            self.board()
