@@ -1,5 +1,5 @@
-from . import base_automation
 from . import crm_code_mixin
+from . import base_automation
 from . import crm_probability_level
 from . import crm_opportunity_type
 from . import crm_contact_quality

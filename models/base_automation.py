@@ -2,7 +2,8 @@ from odoo import api, models, tools
 
 
 class BaseAutomation(models.Model):
-    _inherit = "base.automation"
+    _name = "base.automation"
+    _inherit = ["base.automation", "crm.cache.mixin"]
 
     # Once a model has an on-save automation rule (this module ships three on
     # crm.lead), base_automation looks its rules up with a search on every write and
@@ -20,16 +21,3 @@ class BaseAutomation(models.Model):
         if "__action_done" not in self._context:
             self = self.with_context(__action_done={})  # as base_automation does
         return self.browse(self._get_action_ids(records._name, tuple(triggers)))
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        self.env.registry.clear_cache()
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self.env.registry.clear_cache()
-        return super().write(vals)
-
-    def unlink(self):
-        self.env.registry.clear_cache()
-        return super().unlink()

@@ -45,3 +45,23 @@ class CrmLeadCountMixin(models.AbstractModel):
         )
         for record in self:
             record.lead_count = counts.get(record, 0)
+
+
+class CrmCacheMixin(models.AbstractModel):
+    """Configuration whose look-ups are cached (ormcache): any change clears the caches."""
+
+    _name = "crm.cache.mixin"
+    _description = "Configuration Cached in Look-ups"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()

@@ -127,21 +127,28 @@ class CrmLead(models.Model):
 
     @api.model
     def _board_domain(self, domain):
+        """The opportunities a domain given over RPC selects (checked: a clear error)."""
         if domain is None:
             domain = []
         if not isinstance(domain, (list, tuple)) or not all(
             (isinstance(term, (list, tuple)) and len(term) == 3) or term in ("&", "|", "!") for term in domain
         ):
-            raise UserError(_("The board domain must be a list of (field, operator, value) conditions."))
+            raise UserError(_("The domain must be a list of (field, operator, value) conditions."))
         return [("type", "=", "opportunity"), *domain]
 
     @api.model
-    def _board_options(self, options):
+    def _rpc_options(self, options, allowed):
+        """Options given over RPC: a dictionary with some of the ``allowed`` keys."""
         options = options or {}
-        if not isinstance(options, dict) or set(options) - BOARD_OPTIONS:
+        if not isinstance(options, dict) or set(options) - set(allowed):
             raise UserError(_(
-                "Board options must be a dictionary with the keys %(keys)s.", keys=", ".join(sorted(BOARD_OPTIONS)),
+                "The options must be a dictionary with the keys %(keys)s.", keys=", ".join(sorted(allowed)),
             ))
+        return options
+
+    @api.model
+    def _board_options(self, options):
+        options = self._rpc_options(options, BOARD_OPTIONS)
         limit = options.get("limit", BOARD_CARD_LIMIT)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise UserError(_("The board option limit must be a whole number of cards, 0 for all."))

@@ -38,7 +38,7 @@ class CrmLead(models.Model):
             "weighted", "commit", "best_case", "won", "mean", "p10", "p50", "p90", …}],
             "calibration": {"brier", "levels": [...]}, …}``, plus ``"backtest"`` when asked
         """
-        domain = self._forecast_domain(domain)
+        domain = self._board_domain(domain)
         options = self._forecast_options(options)
         self.check_access("read")
         opportunities, history = self._forecast_tables(domain)
@@ -147,21 +147,6 @@ class CrmLead(models.Model):
     # ------------------------------------------------------------------ arguments
 
     @api.model
-    def _forecast_domain(self, domain):
-        if domain is None:
-            domain = []
-        if not isinstance(domain, (list, tuple)) or not all(
-            (isinstance(term, (list, tuple)) and len(term) == 3) or term in ("&", "|", "!") for term in domain
-        ):
-            raise UserError(_("The forecast domain must be a list of (field, operator, value) conditions."))
-        return [("type", "=", "opportunity"), *domain]
-
-    @api.model
     def _forecast_options(self, options):
-        options = options or {}
-        if not isinstance(options, dict) or set(options) - FORECAST_OPTIONS:
-            raise UserError(_(
-                "Forecast options must be a dictionary with the keys %(keys)s.",
-                keys=", ".join(sorted(FORECAST_OPTIONS)),
-            ))
+        options = self._rpc_options(options, FORECAST_OPTIONS)
         return {**options, "currency": self.env.company.currency_id.name}

@@ -8,7 +8,7 @@ class CrmOpportunityType(models.Model):
     """
 
     _name = "crm.opportunity.type"
-    _inherit = ["crm.code.mixin", "crm.lead.count.mixin"]
+    _inherit = ["crm.code.mixin", "crm.lead.count.mixin", "crm.cache.mixin"]
     _description = "Opportunity Type"
     _lead_count_field = "opportunity_type_id"
     _order = "sequence, name, id"
@@ -35,16 +35,3 @@ class CrmOpportunityType(models.Model):
         """The type new opportunities of the company get: the first active one (cached,
         as every new lead asks; cleared when types change)."""
         return self.sudo().search([("company_id", "in", [False, company_id])], limit=1).id
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        self.env.registry.clear_cache()
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self.env.registry.clear_cache()
-        return super().write(vals)
-
-    def unlink(self):
-        self.env.registry.clear_cache()
-        return super().unlink()

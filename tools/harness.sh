@@ -214,6 +214,7 @@ TEST_DB=${TEST_DB:-${MODULE}_test}
 
 install_test_database() {
     local logfile=$CACHE_DIR/install-$TEST_DB.log
+    : > "$logfile"
     dropdb --if-exists "$TEST_DB" >/dev/null 2>&1 || true
     log "installing $MODULE (with demo data) into a fresh database $TEST_DB"
     odoo_bin -d "$TEST_DB" -i "$MODULE" --stop-after-init --without-demo= \
