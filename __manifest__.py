@@ -42,6 +42,7 @@
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
         "views/res_config_settings_views.xml",
+        "views/crm_invoicing_board_views.xml",
         "views/crm_opportunity_management_menus.xml",
     ],
     "demo": [

@@ -13,3 +13,4 @@ from . import test_sales_links
 from . import test_invoicing_board
 from . import test_forecast
 from . import test_forecast_ui
+from . import test_invoicing_board_tour
