@@ -143,11 +143,14 @@ class CrmLead(models.Model):
     def _apply_stage_levels(self, vals_list):
         """Give the opportunities that entered a stage with a default level that level,
         unless a probability or level was given, or the stage is a won one."""
+        by_level = {}
         for lead, vals in zip(self, vals_list, strict=True):
             level = lead.stage_id.probability_level_id
             if level and not lead.stage_id.is_won and not {"probability", "probability_level_id"} & set(vals):
-                # Part of the stage change being written: notified and logged with it.
-                lead.with_context(crm_progress_inner_write=True).write({"probability_level_id": level.id})
+                by_level[level] = by_level.get(level, self.browse()) | lead
+        for level, leads in by_level.items():
+            # Part of the stage change being written: notified and logged with it.
+            leads.with_context(crm_progress_inner_write=True).write({"probability_level_id": level.id})
 
     def _schedule_stage_activities(self):
         """Schedule the activity plan of each opportunity's current stage (called by the

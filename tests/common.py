@@ -1,5 +1,5 @@
 from odoo import Command, fields
-from odoo.tests import TransactionCase, new_test_user
+from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 
 class OpportunityCase(TransactionCase):
@@ -88,3 +88,21 @@ class OpportunityCase(TransactionCase):
     @staticmethod
     def date(value):
         return fields.Date.to_date(value)
+
+
+class XmlRpcCase(HttpCase):
+    """Real XML-RPC calls over HTTP, as ``rpc_login`` (a user the subclass creates with
+    ``rpc_password``): ``self.call(model, method, *args, **kwargs)`` is ``execute_kw``."""
+
+    rpc_login = None
+    rpc_password = "opp-rpc-password"
+
+    def setUp(self):
+        super().setUp()
+        self.uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, self.rpc_login, self.rpc_password, {})
+        self.assertTrue(self.uid, f"{self.rpc_login} logs in over XML-RPC")
+
+    def call(self, model, method, *args, **kwargs):
+        return self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname, self.uid, self.rpc_password, model, method, list(args), kwargs
+        )

@@ -3,22 +3,24 @@ import xmlrpc.client
 
 from PyPDF2 import PdfReader
 
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools.misc import find_in_path
 
-PASSWORD = "opp-forecast-password"
+from .common import XmlRpcCase
 
 
 @tagged("post_install", "-at_install")
-class TestForecastUi(HttpCase):
+class TestForecastUi(XmlRpcCase):
     """The forecast through its screens: the PDF report (printed by wkhtmltopdf from a
     live server), XML-RPC and a tour of the forecast screen."""
+
+    rpc_login = "opp_forecaster"
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.manager = new_test_user(
-            cls.env, "opp_forecaster", password=PASSWORD, groups="sales_team.group_sale_manager"
+            cls.env, "opp_forecaster", password=cls.rpc_password, groups="sales_team.group_sale_manager"
         )
         cls.team = cls.env["crm.team"].create({"name": "Forecast UI team"})
         cls.env["crm.lead"].create(
@@ -37,14 +39,18 @@ class TestForecastUi(HttpCase):
 
     def test_pdf_report(self):
         self.assertTrue(find_in_path("wkhtmltopdf"), "wkhtmltopdf is installed by the harness")
-        screen = self.env["crm.lead.forecast"].with_user(self.manager).create(
-            {"team_id": self.team.id, "date_from": "2027-01-01", "date_to": "2027-04-30", "backtest_periods": 1}
+        screen = (
+            self.env["crm.lead.forecast"]
+            .with_user(self.manager)
+            .create(
+                {"team_id": self.team.id, "date_from": "2027-01-01", "date_to": "2027-04-30", "backtest_periods": 1}
+            )
         )
         screen.action_compute()
         self.assertEqual(screen.action_print()["report_name"], "crm_opportunity_management.crm_lead_forecast_report")
         report = "crm_opportunity_management.crm_lead_forecast_report_action"
-        pdf, report_format = self.env["ir.actions.report"].with_context(force_report_rendering=True)._render_qweb_pdf(
-            report, screen.ids
+        pdf, report_format = (
+            self.env["ir.actions.report"].with_context(force_report_rendering=True)._render_qweb_pdf(report, screen.ids)
         )
         self.assertEqual(report_format, "pdf")
         self.assertTrue(pdf.startswith(b"%PDF"))
@@ -59,24 +65,14 @@ class TestForecastUi(HttpCase):
         self.assertIn("Backtest", text)
 
     def test_get_forecast_over_xmlrpc(self):
-        uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, "opp_forecaster", PASSWORD, {})
-        result = self.xmlrpc_object.execute_kw(
-            self.env.cr.dbname,
-            uid,
-            PASSWORD,
-            "crm.lead",
-            "get_forecast",
-            [[("team_id", "=", self.team.id)]],
-            {
-                "options": {
-                    "date_from": "2027-01-01",
-                    "date_to": "2027-04-30",
-                    "method": "monte_carlo",
-                    "trials": 2000,
-                    "seed": 7,
-                }
-            },
-        )
+        options = {
+            "date_from": "2027-01-01",
+            "date_to": "2027-04-30",
+            "method": "monte_carlo",
+            "trials": 2000,
+            "seed": 7,
+        }
+        result = self.call("crm.lead", "get_forecast", [("team_id", "=", self.team.id)], options=options)
         self.assertEqual(
             [period["period"] for period in result["periods"]], ["2027-01", "2027-02", "2027-03", "2027-04"]
         )
@@ -86,15 +82,7 @@ class TestForecastUi(HttpCase):
         self.assertLessEqual(january["p50"], january["p90"])
         self.assertEqual(result["currency"], self.env.company.currency_id.name)
         with self.assertRaises(xmlrpc.client.Fault) as caught:
-            self.xmlrpc_object.execute_kw(
-                self.env.cr.dbname,
-                uid,
-                PASSWORD,
-                "crm.lead",
-                "get_forecast",
-                [[]],
-                {"options": {"granularity": "week"}},
-            )
+            self.call("crm.lead", "get_forecast", [], options={"granularity": "week"})
         self.assertIn("granularity", caught.exception.faultString)
 
     def test_forecast_screen_tour(self):

@@ -1,31 +1,25 @@
 import xmlrpc.client
 
 from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_WARNING
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import new_test_user, tagged
 
-PASSWORD = "opp-rpc-password"
+from .common import XmlRpcCase
 
 
 @tagged("post_install", "-at_install")
-class TestXmlRpc(HttpCase):
+class TestXmlRpc(XmlRpcCase):
     """The opportunity record through Odoo's external API, over real HTTP."""
+
+    rpc_login = "opp_rpc"
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.user = new_test_user(
-            cls.env, "opp_rpc", password=PASSWORD, groups="sales_team.group_sale_salesman_all_leads"
+            cls.env, "opp_rpc", password=cls.rpc_password, groups="sales_team.group_sale_salesman_all_leads"
         )
         cls.category = cls.env["product.category"].create({"name": "RPC family"})
         cls.level_75 = cls.env.ref("crm_opportunity_management.crm_probability_level_75")
-
-    def setUp(self):
-        super().setUp()
-        self.uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, "opp_rpc", PASSWORD, {})
-        self.assertTrue(self.uid)
-
-    def call(self, model, method, *args, **kwargs):
-        return self.xmlrpc_object.execute_kw(self.env.cr.dbname, self.uid, PASSWORD, model, method, list(args), kwargs)
 
     def test_create_and_read_an_opportunity_with_lines(self):
         lead_id = self.call(
@@ -87,14 +81,16 @@ class TestXmlRpc(HttpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestWorkflowXmlRpc(HttpCase):
+class TestWorkflowXmlRpc(XmlRpcCase):
     """Workflow rules and boards through XML-RPC, over real HTTP."""
+
+    rpc_login = "opp_rpc_wf"
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.user = new_test_user(
-            cls.env, "opp_rpc_wf", password=PASSWORD, groups="sales_team.group_sale_salesman_all_leads"
+            cls.env, "opp_rpc_wf", password=cls.rpc_password, groups="sales_team.group_sale_salesman_all_leads"
         )
         Stage = cls.env["crm.stage"]
         cls.first = Stage.create({"name": "RPC first", "sequence": 301})
@@ -108,13 +104,6 @@ class TestWorkflowXmlRpc(HttpCase):
                 "stage_ids": [(6, 0, (cls.first | cls.second | cls.third).ids)],
             }
         )
-
-    def setUp(self):
-        super().setUp()
-        self.uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, "opp_rpc_wf", PASSWORD, {})
-
-    def call(self, model, method, *args, **kwargs):
-        return self.xmlrpc_object.execute_kw(self.env.cr.dbname, self.uid, PASSWORD, model, method, list(args), kwargs)
 
     def test_forbidden_move_is_refused_and_logged_moves_are_read(self):
         lead_id = self.call(
