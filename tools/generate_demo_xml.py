@@ -10,6 +10,13 @@ from pathlib import Path
 PARTNERS = [f"base.res_partner_{n}" for n in (1, 2, 3, 4, 10, 12, 18)] + [
     f"base.res_partner_address_{n}" for n in (1, 3, 10, 13, 15)
 ]
+# City-level positions of the demo contacts (contacts share their company's address).
+CITY_POSITIONS = {
+    "Turlock": (37.4947, -120.8466), "Pleasant Hill": (37.948, -122.0608), "Fairfield": (38.2494, -122.04),
+    "Tracy": (37.7397, -121.4252), "Fremont": (37.5485, -121.9886), "Stockton": (37.9577, -121.2908),
+}
+PARTNER_CITIES = ["Turlock", "Pleasant Hill", "Fairfield", "Tracy", "Tracy", "Fremont", "Stockton",
+                  "Turlock", "Pleasant Hill", "Fairfield", "Tracy", "Fremont"]
 QUALITIES = ["strategic", "regular", "occasional", "prospect"]
 TYPES = ["new_business", "upsell", "renewal", "tender"]
 FAMILIES = [("hardware", "Hardware"), ("software", "Software licences"), ("services", "Services"),
@@ -162,8 +169,12 @@ def main():
         lines += record(f"product_category_{key}_demo", "product.category",
                         [field("parent_id", ref="product.product_category_all"), field("name", name)])
     for index, partner in enumerate(PARTNERS):
-        lines += record(partner, "res.partner",
-                        [field("contact_quality_id", ref=f"crm_contact_quality_{QUALITIES[index % 4]}")])
+        lat, lng = CITY_POSITIONS[PARTNER_CITIES[index]]
+        lines += record(partner, "res.partner", [
+            field("contact_quality_id", ref=f"crm_contact_quality_{QUALITIES[index % 4]}"),
+            field("partner_latitude", eval_=repr(lat)), field("partner_longitude", eval_=repr(lng)),
+            field("geocode_status", "ok"), field("geocode_source", "offline"),
+        ])
     lines += tender_workflow()
     for number in range(1, 31):
         lines += opportunity(rnd, number)

@@ -370,3 +370,13 @@ def test_nominatim_gets_the_country_filter(gazetteer):
     assert provider.calls == [("Ilica 1, 10000 Zagreb, Croatia", {"exactly_one": True, "country_codes": "hr"})]
     assert geocoder.cache.get(ILICA.key).source == "nominatim"
     assert os.path.basename(DEFAULT_LOCK_PATH) == "crm_opportunity_management-geocoding.lock"
+
+
+def test_known_failures_are_not_sent_again(gazetteer):
+    """A recent error remembered by the caller (e.g. before a retried transaction) is not asked again."""
+    provider = FakeProvider(default=(45.8131, 15.9772))
+    geocoder = make_geocoder(provider, gazetteer, known_failures={ILICA.key: "GeocoderTimedOut: earlier"})
+    result = geocoder.geocode(ILICA)
+    assert (result.status, result.source, result.error) == ("ok", "offline", "GeocoderTimedOut: earlier")
+    assert provider.calls == []
+    assert geocoder.geocode(RIVA).source == "fakeprovider" and len(provider.calls) == 1

@@ -1,0 +1,141 @@
+from odoo import _, api, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..engine.geo import EARTH_RADIUS_KM, bounding_box, validate_coordinates, validate_radius
+
+MAP_OPTIONS = ("center", "radius_km")
+
+
+class CrmLead(models.Model):
+    _inherit = "crm.lead"
+
+    @api.model
+    @api.readonly
+    def get_map_data(self, domain=None, options=None):
+        """The opportunity map: one marker per located contact of the matching opportunities.
+
+        :param domain: opportunities to show (the caller's record rules apply).
+        :param options: ``center`` (``[lat, lng]``) and ``radius_km``: only contacts
+            within that distance (bounding-box prefilter on the indexed coordinates, then
+            the exact great-circle distance, both in SQL).
+        :return: ``{"markers": [{"partner_id", "name", "lat", "lng", "count", "amount",
+            "quality", "address", "lead_ids"}], "missing", "currency_id"}``; ``amount`` is the
+            net value in company currency, ``missing`` the number of matching opportunities
+            whose contact has no coordinates (or is not readable by the caller).
+        """
+        circle = self._map_circle(self._rpc_options(options, MAP_OPTIONS))
+        leads = self._search(self._board_domain(domain))
+        # contacts the caller may read (archived ones too: their opportunities still count)
+        partners = self.env["res.partner"].with_context(active_test=False)._search([])
+        located = SQL(
+            "partner.id IS NOT NULL AND partner.id IN %s AND NOT "
+            "(COALESCE(partner.partner_latitude, 0) = 0 AND COALESCE(partner.partner_longitude, 0) = 0)",
+            partners.subselect(),
+        )
+        self.flush_model(["partner_id", "amount_net_company"])
+        self.env["res.partner"].flush_model(["partner_latitude", "partner_longitude"])
+        self.env.cr.execute(SQL(
+            """SELECT CASE WHEN %(located)s THEN partner.id END AS marker,
+                      COUNT(lead.id), SUM(lead.amount_net_company), ARRAY_AGG(lead.id ORDER BY lead.id)
+                 FROM crm_lead lead
+            LEFT JOIN res_partner partner ON partner.id = lead.partner_id
+                WHERE lead.id IN %(leads)s AND (NOT (%(located)s) OR %(within)s)
+             GROUP BY 1""",
+            located=located, leads=leads.subselect(), within=self._map_within_sql(circle),
+        ))
+        rows = self.env.cr.fetchall()
+        missing = sum(count for marker, count, _amount, _ids in rows if marker is None)
+        groups = {marker: (count, amount, lead_ids) for marker, count, amount, lead_ids in rows if marker}
+        return {
+            "markers": self._map_markers(groups),
+            "missing": missing,
+            "currency_id": self.env.company.currency_id.id,
+        }
+
+    @api.model
+    def get_map_settings(self):
+        """Tile server of the map (an empty URL: no tiles, markers on a plain background)."""
+        params = self.env["ir.config_parameter"].sudo()
+        return {
+            # installed with OpenStreetMap's tiles (data/ir_config_parameter_data.xml); emptied: none
+            "tile_url": params.get_param("crm_opportunity_management.map_tile_url") or "",
+            "tile_attribution": params.get_param("crm_opportunity_management.map_tile_attribution") or "",
+        }
+
+    # ------------------------------------------------------------------ helpers
+
+    @api.model
+    def _map_circle(self, options):
+        """``(lat, lng, radius_km)`` of the radius search, or ``None``; a clear error for bad values."""
+        center, radius = options.get("center"), options.get("radius_km")
+        if center is None and radius is None:
+            return None
+        if center is None or radius is None:
+            raise UserError(_("A radius search needs both a centre ([latitude, longitude]) and a radius in km."))
+        if not isinstance(center, (list, tuple)) or len(center) != 2:
+            raise UserError(_("The centre of a radius search must be [latitude, longitude]."))
+        try:
+            lat, lng = validate_coordinates(*center)
+        except ValueError:
+            raise UserError(_(
+                "The centre of a radius search must have a latitude between -90 and 90 and a longitude "
+                "between -180 and 180 degrees."
+            )) from None
+        try:
+            radius = validate_radius(radius)
+        except ValueError:
+            raise UserError(_(
+                "The radius must be a number of km greater than 0 and at most 20,000 (half the Earth's "
+                "circumference)."
+            )) from None
+        return lat, lng, radius
+
+    @api.model
+    def _map_within_sql(self, circle):
+        """Condition on ``partner`` keeping the contacts inside the circle (TRUE without one)."""
+        if circle is None:
+            return SQL("TRUE")
+        lat, lng, radius = circle
+        box = bounding_box(lat, lng, radius)
+        lng_ranges = SQL(" OR ").join(
+            SQL("partner.partner_longitude BETWEEN %s AND %s", low, high) for low, high in box.lng_ranges()
+        )
+        # haversine; LEAST() guards asin against rounding just above 1
+        distance = SQL(
+            """2 * %(earth)s * ASIN(LEAST(1.0, SQRT(
+                   POWER(SIN(RADIANS(partner.partner_latitude - %(lat)s) / 2), 2)
+                   + COS(RADIANS(%(lat)s)) * COS(RADIANS(partner.partner_latitude))
+                   * POWER(SIN(RADIANS(partner.partner_longitude - %(lng)s) / 2), 2))))""",
+            earth=EARTH_RADIUS_KM, lat=lat, lng=lng,
+        )
+        return SQL(
+            "(partner.partner_latitude BETWEEN %s AND %s AND (%s) AND %s <= %s)",
+            box.min_lat, box.max_lat, lng_ranges, distance, radius,
+        )
+
+    @api.model
+    def _map_markers(self, groups):
+        """Markers of the located contacts ``{partner_id: (count, amount, lead_ids)}``; names
+        of qualities, states and countries are read once each, translated."""
+        if not groups:
+            return []
+        partners = self.env["res.partner"].with_context(active_test=False).browse(groups)
+        partners.fetch(["complete_name", "partner_latitude", "partner_longitude", "contact_quality_id",
+                        "street", "street2", "zip", "city", "state_id", "country_id"])
+        currency = self.env.company.currency_id
+        markers = []
+        for partner in partners.sorted("id"):
+            count, amount, lead_ids = groups[partner.id]
+            markers.append({
+                "partner_id": partner.id,
+                "name": partner.complete_name or "",
+                "lat": partner.partner_latitude,
+                "lng": partner.partner_longitude,
+                "count": count,
+                "amount": currency.round(amount or 0.0),
+                "quality": partner.contact_quality_id.name or False,
+                "address": partner._map_address(),
+                "lead_ids": lead_ids,
+            })
+        return markers
