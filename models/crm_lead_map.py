@@ -1,3 +1,5 @@
+from collections import defaultdict
+
 from odoo import _, api, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
@@ -34,7 +36,7 @@ class CrmLead(models.Model):
             partners.subselect(),
         )
         self.flush_model(["partner_id", "amount_net_company"])
-        self.env["res.partner"].flush_model(["partner_latitude", "partner_longitude"])
+        self.env["res.partner"].flush_model()
         self.env.cr.execute(SQL(
             """SELECT CASE WHEN %(located)s THEN partner.id END AS marker,
                       COUNT(lead.id), SUM(lead.amount_net_company), ARRAY_AGG(lead.id ORDER BY lead.id)
@@ -116,26 +118,47 @@ class CrmLead(models.Model):
 
     @api.model
     def _map_markers(self, groups):
-        """Markers of the located contacts ``{partner_id: (count, amount, lead_ids)}``; names
-        of qualities, states and countries are read once each, translated."""
+        """Markers of the located contacts ``{partner_id: (count, amount, lead_ids)}``.
+
+        The contacts' columns come in one query, not through records (20,000 contacts
+        would take a second); names of qualities, states and countries are read once each,
+        translated, and addresses follow their country's format as ``_display_address``.
+        """
         if not groups:
             return []
-        partners = self.env["res.partner"].with_context(active_test=False).browse(groups)
-        partners.fetch(["complete_name", "partner_latitude", "partner_longitude", "contact_quality_id",
-                        "street", "street2", "zip", "city", "state_id", "country_id"])
-        currency = self.env.company.currency_id
+        Partner = self.env["res.partner"]
+        text_fields = [name for name in Partner._formatting_address_fields()
+                       if Partner._fields[name].type == "char" and Partner._fields[name].column_type]
+        self.env.cr.execute(SQL(
+            "SELECT id, complete_name, partner_latitude, partner_longitude, contact_quality_id, state_id, "
+            "country_id, %s FROM res_partner WHERE id = ANY(%s) ORDER BY id",
+            SQL(", ").join(SQL.identifier(name) for name in text_fields), list(groups),
+        ))
+        rows = self.env.cr.fetchall()
+        qualities = self.env["crm.contact.quality"].browse({row[4] for row in rows if row[4]})
+        quality_names = {quality.id: quality.name for quality in qualities}
+        states = {state.id: state for state in self.env["res.country.state"].browse({row[5] for row in rows if row[5]})}
+        countries = {country.id: country for country in self.env["res.country"].browse({row[6] for row in rows if row[6]})}
+        default_format = Partner._get_default_address_format()
+        round_amount = self.env.company.currency_id.round
         markers = []
-        for partner in partners.sorted("id"):
-            count, amount, lead_ids = groups[partner.id]
+        for partner_id, name, lat, lng, quality_id, state_id, country_id, *texts in rows:
+            count, amount, lead_ids = groups[partner_id]
+            state, country = states.get(state_id), countries.get(country_id)
+            address = defaultdict(str, zip(text_fields, (text or "" for text in texts)), **{
+                "state_code": state.code if state else "", "state_name": state.name if state else "",
+                "country_code": country.code if country else "", "country_name": country.name if country else "",
+            })
+            address_format = (country.address_format if country else None) or default_format
             markers.append({
-                "partner_id": partner.id,
-                "name": partner.complete_name or "",
-                "lat": partner.partner_latitude,
-                "lng": partner.partner_longitude,
+                "partner_id": partner_id,
+                "name": name or "",
+                "lat": lat,
+                "lng": lng,
                 "count": count,
-                "amount": currency.round(amount or 0.0),
-                "quality": partner.contact_quality_id.name or False,
-                "address": partner._map_address(),
+                "amount": round_amount(amount or 0.0),
+                "quality": quality_names.get(quality_id, False),
+                "address": "\n".join(line.strip() for line in (address_format % address).splitlines() if line.strip()),
                 "lead_ids": lead_ids,
             })
         return markers

@@ -78,12 +78,6 @@ class ResPartner(models.Model):
         for partner in self:
             partner.opportunity_amount = amounts.get(partner.id, 0.0)
 
-    def _map_address(self):
-        """The address as the map's popup shows it: the country's format, one part a line."""
-        self.ensure_one()
-        lines = self._display_address(without_company=True).splitlines()
-        return "\n".join(line.strip() for line in lines if line.strip())
-
     def write(self, vals):
         # A new address makes the last geocoding stale (base_geolocalize clears the coordinates).
         coordinates_given = {"partner_latitude", "partner_longitude"} <= set(vals)

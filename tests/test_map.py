@@ -25,7 +25,10 @@ class TestOpportunityMap(OpportunityCase):
         positions += [(-17.0, 179.95), (-17.1, -179.9)]
         cls.partners = cls.env["res.partner"].create([
             {"name": f"Map Contact {index}", "partner_latitude": lat, "partner_longitude": lng,
-             "city": "Zagreb", "contact_quality_id": cls.quality.id if index % 2 else False}
+             "city": "Zagreb", "zip": "10000", "street": f"Ilica {index}",
+             "country_id": (cls.env.ref("base.hr") if index % 3 else cls.env.ref("base.us")).id,
+             "state_id": False if index % 3 else cls.env.ref("base.state_us_5").id,
+             "contact_quality_id": cls.quality.id if index % 2 else False}
             for index, (lat, lng) in enumerate(positions)
         ])
         cls.unlocated = cls.env["res.partner"].create([{"name": "Nowhere 1"}, {"name": "Nowhere 2"}])
@@ -81,6 +84,11 @@ class TestOpportunityMap(OpportunityCase):
         self.assertEqual(marker["name"], "Map Contact 1")
         self.assertEqual(marker["quality"], self.quality.name)
         self.assertIn("Zagreb", marker["address"])
+        # every address as Odoo formats it for its country (read without records, in one query)
+        for each in data["markers"]:
+            partner = self.env["res.partner"].browse(each["partner_id"])
+            lines = partner._display_address(without_company=True).splitlines()
+            self.assertEqual(each["address"], "\n".join(line.strip() for line in lines if line.strip()))
         self.assertAlmostEqual(marker["lat"], self.partners[1].partner_latitude, places=6)
 
     def test_radius_search_against_python(self):
@@ -112,11 +120,11 @@ class TestOpportunityMap(OpportunityCase):
         Lead = self.env["crm.lead"].with_user(self.sales_manager)
         Lead.get_map_data(self.domain)  # warm the caches (rules, fields)
         self.env.invalidate_all()
-        # the markers; the contacts; their qualities, states, countries, and the countries' formats
-        with self.assertQueryCount(6):
+        # the rules, the markers, the contacts, their qualities, states and countries
+        with self.assertQueryCount(7):
             small = Lead.get_map_data([*self.domain, ("partner_id", "in", self.partners[:3].ids)])
         self.env.invalidate_all()
-        with self.assertQueryCount(6):
+        with self.assertQueryCount(7):
             large = Lead.get_map_data(self.domain)
         self.assertLess(len(small["markers"]), len(large["markers"]))
 
