@@ -102,7 +102,8 @@ def main():
         def plain_search_read():
             leads = Lead.search_read(domain, ["partner_id"])
             partner_ids = list({lead["partner_id"][0] for lead in leads if lead["partner_id"]})
-            return env["res.partner"].search_read([("id", "in", partner_ids)], ["partner_latitude", "partner_longitude"])
+            coordinates = ["partner_latitude", "partner_longitude"]
+            return env["res.partner"].search_read([("id", "in", partner_ids)], coordinates)
 
         plain, plain_q, partners = measure(env, plain_search_read)
         data_time, data_q, data = measure(env, lambda: Lead.get_map_data([]))

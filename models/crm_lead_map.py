@@ -135,20 +135,22 @@ class CrmLead(models.Model):
             SQL(", ").join(SQL.identifier(name) for name in text_fields), list(groups),
         ))
         rows = self.env.cr.fetchall()
-        qualities = self.env["crm.contact.quality"].browse({row[4] for row in rows if row[4]})
-        quality_names = {quality.id: quality.name for quality in qualities}
-        states = {state.id: state for state in self.env["res.country.state"].browse({row[5] for row in rows if row[5]})}
-        countries = {country.id: country for country in self.env["res.country"].browse({row[6] for row in rows if row[6]})}
+        def related(model, column):
+            return {record.id: record for record in self.env[model].browse({row[column] for row in rows} - {None})}
+
+        quality_names = {key: quality.name for key, quality in related("crm.contact.quality", 4).items()}
+        states, countries = related("res.country.state", 5), related("res.country", 6)
         default_format = Partner._get_default_address_format()
         round_amount = self.env.company.currency_id.round
         markers = []
         for partner_id, name, lat, lng, quality_id, state_id, country_id, *texts in rows:
             count, amount, lead_ids = groups[partner_id]
             state, country = states.get(state_id), countries.get(country_id)
-            address = defaultdict(str, zip(text_fields, (text or "" for text in texts)), **{
-                "state_code": state.code if state else "", "state_name": state.name if state else "",
-                "country_code": country.code if country else "", "country_name": country.name if country else "",
-            })
+            address = defaultdict(str, {name: text or "" for name, text in zip(text_fields, texts, strict=True)})
+            address.update(
+                state_code=state.code if state else "", state_name=state.name if state else "",
+                country_code=country.code if country else "", country_name=country.name if country else "",
+            )
             address_format = (country.address_format if country else None) or default_format
             markers.append({
                 "partner_id": partner_id,
