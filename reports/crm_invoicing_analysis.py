@@ -2,6 +2,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
+from odoo.osv import expression
 from odoo.tools import SQL, date_utils
 
 DOCUMENT_TYPES = [("opportunity", "Opportunity"), ("order", "Sales Order"), ("invoice", "Invoice")]
@@ -21,6 +22,18 @@ class CrmInvoicingAnalysis(models.Model):
     _auto = False
     _order = "date, document_type, id"
     _rec_name = "name"
+    # flushed before the view is read, so that it sees the writes of the transaction
+    _depends = {
+        "crm.lead": ["type", "active", "name", "date_expected_invoice", "date_deadline", "company_id", "user_id",
+                     "team_id", "partner_id", "currency_id", "expected_revenue", "probability",
+                     "opportunity_type_id"],
+        "sale.order": ["state", "name", "date_order", "company_id", "user_id", "team_id", "partner_id",
+                       "currency_id", "amount_untaxed", "currency_rate", "opportunity_id"],
+        "account.move": ["state", "move_type", "name", "invoice_date", "company_id", "invoice_user_id", "team_id",
+                         "partner_id", "currency_id", "amount_untaxed_signed", "payment_state", "opportunity_id"],
+        "res.users": ["partner_id"],
+        "res.partner": ["tz"],
+    }
 
     document_type = fields.Selection(DOCUMENT_TYPES, readonly=True)
     res_model = fields.Char(string="Document Model", readonly=True)
@@ -91,8 +104,9 @@ class CrmInvoicingAnalysis(models.Model):
             ("company_id", "=", company.id),
             ("date", ">=", options["date_from"]),
             ("date", "<=", options["date_to"]),
-            ("document_type", "in", options["document_types"]),
+            *self._board_type_domain(options),
             *([("user_id", "=", options["user_id"])] if options["user_id"] else []),
+            *([("currency_id", "=", options["currency_id"])] if options["currency_id"] else []),
             *domain,
         ]
         self.check_access("read")
@@ -166,6 +180,19 @@ class CrmInvoicingAnalysis(models.Model):
         }
 
     @api.model
+    def _board_type_domain(self, options):
+        """The shown document types, each within its own date filter when it has one."""
+        filters = options["date_filters"]
+        if not filters:
+            return [("document_type", "in", options["document_types"])]
+        return expression.OR([
+            [("document_type", "=", kind),
+             *([("date", ">=", filters[kind][0])] if kind in filters and filters[kind][0] else []),
+             *([("date", "<=", filters[kind][1])] if kind in filters and filters[kind][1] else [])]
+            for kind in options["document_types"]
+        ])
+
+    @api.model
     def _board_months(self, date_from, date_to):
         month = date_from.replace(day=1)
         while month <= date_to:
@@ -176,7 +203,8 @@ class CrmInvoicingAnalysis(models.Model):
     def _board_options(self, options):
         """Check and complete the options of the invoicing board (clear errors for RPC)."""
         options = dict(options or {})
-        allowed = {"date_from", "date_to", "company_id", "user_id", "document_types", "collapse", "limit"}
+        allowed = {"date_from", "date_to", "company_id", "user_id", "currency_id", "document_types", "collapse",
+                   "date_filters", "limit"}
         if set(options) - allowed:
             unknown = ", ".join(sorted(set(options) - allowed))
             raise UserError(_("Unknown invoicing board options: %(keys)s.", keys=unknown))
@@ -207,6 +235,9 @@ class CrmInvoicingAnalysis(models.Model):
         user_id = options.get("user_id") or False
         if user_id and (isinstance(user_id, bool) or not isinstance(user_id, int)):
             raise UserError(_("The option user_id must be a user id."))
+        currency_id = options.get("currency_id") or False
+        if currency_id and (isinstance(currency_id, bool) or not isinstance(currency_id, int)):
+            raise UserError(_("The option currency_id must be a currency id."))
         limit = options.get("limit", 80)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise UserError(_("The board option limit must be a whole number of cards, 0 for all."))
@@ -215,7 +246,34 @@ class CrmInvoicingAnalysis(models.Model):
             "date_to": date_utils.end_of(date_to, "month"),
             "company": self.env["res.company"].browse(company_id),
             "user_id": user_id,
+            "currency_id": currency_id,
             "document_types": [kind for kind in kinds if kind in document_types],
+            "date_filters": self._board_date_filters(options.get("date_filters"), kinds),
             "collapse": set(collapse),
             "limit": limit,
         }
+
+    @api.model
+    def _board_date_filters(self, date_filters, kinds):
+        """``{kind: {"date_from", "date_to"}}`` (either may be missing) as ``{kind: (from, to)}``."""
+        if not date_filters:
+            return {}
+        message = _(
+            "date_filters must map document types (%(kinds)s) to {'date_from': 'YYYY-MM-DD', "
+            "'date_to': 'YYYY-MM-DD'}, the start not after the end.", kinds=", ".join(kinds),
+        )
+        if not isinstance(date_filters, dict) or set(date_filters) - set(kinds):
+            raise UserError(message)
+        filters = {}
+        for kind, bounds in date_filters.items():
+            if not isinstance(bounds, dict) or set(bounds) - {"date_from", "date_to"}:
+                raise UserError(message)
+            try:
+                start, end = (fields.Date.to_date(bounds.get(key) or None) for key in ("date_from", "date_to"))
+            except (TypeError, ValueError) as error:
+                raise UserError(message) from error
+            if start and end and start > end:
+                raise UserError(message)
+            if start or end:
+                filters[kind] = (start, end)
+        return filters

@@ -143,6 +143,35 @@ class TestInvoicingBoard(AccountTestInvoicingCommon):
         self.assertNotIn(("account.move", self.refund.id), ids)
         self.assertEqual(sum(column["amount"] for column in board["columns"]), 1000 + 700 + 300)
 
+    def test_date_filter_per_document_type(self):
+        """Each type within its own dates: here opportunities of January only, invoices of
+        March onwards, orders over the whole period."""
+        board = self.board(date_filters={
+            "opportunity": {"date_from": "2026-01-01", "date_to": "2026-01-31"},
+            "invoice": {"date_from": "2026-03-01"},
+        })
+        cards = {column["key"]: sorted(card["name"] for card in column["cards"]) for column in board["columns"]}
+        order = self.leads[0].order_ids
+        self.assertEqual(cards["2026-01"], ["Inv open"])
+        self.assertEqual(cards["2026-02"], [], "the February opportunity and invoice are outside their filters")
+        self.assertEqual(cards["2026-03"], [self.refund.name])
+        self.assertEqual(cards["2026-04"], [order.name])
+        self.assertEqual(sum(column["count"] for column in board["columns"]), 3)
+        self.assertEqual(board["columns"][2]["amount"], -50)
+
+    def test_currency_filter(self):
+        euro_lead = self.env["crm.lead"].create({
+            "name": "Inv euro", "type": "opportunity", "user_id": self.seller.id, "expected_revenue": 10,
+            "date_expected_invoice": "2026-01-05", "currency_id": self.env.ref("base.EUR").id,
+        })
+        company_currency = self.env.company.currency_id
+        in_company_currency = self.board(currency_id=company_currency.id)
+        names = {card["name"] for column in in_company_currency["columns"] for card in column["cards"]}
+        self.assertNotIn(euro_lead.name, names)
+        self.assertIn("Inv open", names)
+        in_euro = self.board(currency_id=self.env.ref("base.EUR").id)
+        self.assertEqual([card["name"] for column in in_euro["columns"] for card in column["cards"]], ["Inv euro"])
+
     def test_bad_input(self):
         other_company = self.env["res.company"].create({"name": "Not mine"})
         for options, message in (
@@ -152,6 +181,11 @@ class TestInvoicingBoard(AccountTestInvoicingCommon):
             ({"company_id": other_company.id}, "no access"),
             ({"date_from": "yesterday"}, "dates"),
             ({"colour": 1}, "Unknown"),
+            ({"currency_id": "EUR"}, "currency id"),
+            ({"date_filters": {"quote": {"date_from": "2026-01-01"}}}, "date_filters"),
+            ({"date_filters": {"order": {"date_from": "2026-03-01", "date_to": "2026-02-01"}}}, "date_filters"),
+            ({"date_filters": {"order": {"date_from": "March"}}}, "date_filters"),
+            ({"date_filters": {"order": "2026-03"}}, "date_filters"),
         ):
             with self.assertRaisesRegex(UserError, message):
                 self.board(user=self.seller, **options)

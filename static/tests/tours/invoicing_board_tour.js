@@ -5,6 +5,13 @@ import { registry } from "@web/core/registry";
 const BOARD = ".o_crm_opportunity_management_invoicing_board";
 const CARD = ".o_crm_opportunity_management_invoicing_board_card";
 
+/** Type a date in a native date input (the tour helpers' "edit" does not handle them). */
+function setDate(name, value) {
+    const input = document.querySelector(`${BOARD} input[name='${name}']`);
+    input.value = value;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+}
+
 /**
  * The invoicing board: the documents of the current quarter by month; hiding a type,
  * collapsing another, then opening a document from its card.
@@ -46,6 +53,20 @@ registry.category("web_tour.tours").add("crm_opportunity_management_invoicing_bo
             content: "expand the opportunities again",
             trigger: `${BOARD} input[name='collapse_opportunity']`,
             run: "click",
+        },
+        {
+            content: "the opportunities' own date filter: from a day after the period",
+            trigger: `${BOARD} input[name='date_from_opportunity']`,
+            run: () => setDate("date_from_opportunity", "2999-01-01"),
+        },
+        {
+            content: "no opportunity is left on the board",
+            trigger: `${BOARD}:not(:has(${CARD}[data-document-type='opportunity'])) .o_crm_opportunity_management_invoicing_board_column`,
+        },
+        {
+            content: "clear the date filter",
+            trigger: `${BOARD} input[name='date_from_opportunity']`,
+            run: () => setDate("date_from_opportunity", ""),
         },
         {
             content: "open the opportunity from its card",

@@ -73,11 +73,14 @@ export class InvoicingBoard extends Component {
                 quarterTo: current,
                 companyId: this.companyService.currentCompany.id,
                 userId: false,
+                currencyId: false,
                 show: { opportunity: true, order: true, invoice: true },
+                dates: { opportunity: {}, order: {}, invoice: {} },
                 collapse: { opportunity: false, order: false, invoice: false },
             },
             companies: [],
             users: [],
+            currencies: [],
             board: null,
             loading: false,
         });
@@ -91,15 +94,17 @@ export class InvoicingBoard extends Component {
 
     async loadChoices() {
         const companyIds = Object.keys(this.companyService.allowedCompanies).map(Number);
-        const [companies, users] = await Promise.all([
+        const [companies, users, currencies] = await Promise.all([
             this.orm.searchRead("res.company", [["id", "in", companyIds]], ["name", "currency_id"], {
                 order: "sequence, name",
                 context: { allowed_company_ids: companyIds },
             }),
             this.orm.searchRead("res.users", [["share", "=", false]], ["name"], { order: "name" }),
+            this.orm.searchRead("res.currency", [], ["name"], { order: "name" }),
         ]);
         this.state.companies = companies;
         this.state.users = users;
+        this.state.currencies = currencies;
     }
 
     get options() {
@@ -110,9 +115,23 @@ export class InvoicingBoard extends Component {
             date_to: dateTo.toISODate(),
             company_id: filters.companyId,
             user_id: filters.userId,
+            currency_id: filters.currencyId,
             document_types: this.visibleTypes,
             collapse: DOCUMENT_TYPES.map((type) => type.key).filter((key) => filters.collapse[key]),
+            date_filters: this.dateFilters,
         };
+    }
+
+    /** The date filter of each shown type that has one: {type: {date_from, date_to}}. */
+    get dateFilters() {
+        const filters = {};
+        for (const key of this.visibleTypes) {
+            const { from, to } = this.state.filters.dates[key] || {};
+            if (from || to) {
+                filters[key] = { ...(from && { date_from: from }), ...(to && { date_to: to }) };
+            }
+        }
+        return filters;
     }
 
     get visibleTypes() {
@@ -170,6 +189,21 @@ export class InvoicingBoard extends Component {
 
     onUser(ev) {
         this.state.filters.userId = Number(ev.target.value) || false;
+        this.loadBoard();
+    }
+
+    onCurrency(ev) {
+        this.state.filters.currencyId = Number(ev.target.value) || false;
+        this.loadBoard();
+    }
+
+    onTypeDate(key, bound, ev) {
+        const dates = this.state.filters.dates[key];
+        dates[bound] = ev.target.value || false;
+        if (dates.from && dates.to && dates.from > dates.to) {
+            // keep the range valid: the other bound follows the one just chosen
+            dates[bound === "from" ? "to" : "from"] = dates[bound];
+        }
         this.loadBoard();
     }
 
