@@ -37,7 +37,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 
-from screenshot import Chromium, login  # noqa: E402  (tools/ is put on the path just above)
+from screenshot import Chromium, login  # tools/ is put on the path just above
 
 ACTION = "odoo/action-crm_opportunity_management.crm_lead_action_opportunity_map"
 TARGET = 2.0  # seconds, for 20,000 contacts
@@ -247,7 +247,8 @@ def run(browser, url, timeout):
         if not bench or bench["lastIconChange"] is None:
             continue
         if bench["hooked"]:
-            if bench["clustered"] is not None and state["now"] - max(bench["lastIconChange"], bench["clustered"]) > SETTLE:
+            drawn = bench["clustered"] is not None and max(bench["lastIconChange"], bench["clustered"])
+            if drawn and state["now"] - drawn > SETTLE:
                 return state
         elif state["now"] - bench["lastIconChange"] > SETTLE:  # no hook: icons stable for a while
             return state
@@ -312,6 +313,7 @@ def main():
         browser = BenchChromium(width, height)
         browser.call("Network.enable", maxResourceBufferSize=64 << 20, maxTotalBufferSize=256 << 20)
         browser.call("Network.setCookie", name="session_id", value=session, domain="127.0.0.1", path="/")
+        browser.call("Page.enable")  # without it, the script below is not injected
         browser.call("Page.addScriptToEvaluateOnNewDocument", source=PAGE_HOOK)
         log_offset = 0
         best = None

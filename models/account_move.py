@@ -10,6 +10,10 @@ class AccountMove(models.Model):
         domain="[('type', '=', 'opportunity')]",
         help="The opportunity of the sales orders this invoice comes from (or set by hand).",
     )
+    # stored for the invoicing analysis, which then needs no join to the opportunities
+    opportunity_type_id = fields.Many2one(
+        related="opportunity_id.opportunity_type_id", store=True, index="btree_not_null", string="Opportunity Type",
+    )
 
     @api.depends("invoice_line_ids.sale_line_ids.order_id.opportunity_id")
     def _compute_opportunity_id(self):

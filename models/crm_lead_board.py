@@ -1,11 +1,9 @@
 from odoo import _, api, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, create_index
 
 BOARD_CARD_LIMIT = 80  # cards per column by default, as many as a kanban column loads
 BOARD_OPTIONS = {"limit"}
-CARD_FIELDS = ["name", "number", "partner_id", "partner_name", "contact_name", "user_id", "stage_id",
-               "probability_level_id", "amount_net_company", "company_id"]
 
 
 class CrmLead(models.Model):
@@ -46,7 +44,8 @@ class CrmLead(models.Model):
             for group, count, amount in self._read_group(domain, [groupby], ["__count", "amount_net_company:sum"])
         }
         columns = builders[kind](domain, totals)
-        cards = self._board_cards(domain, groupby, options["limit"])
+        keys = [group.id or None for group in totals]
+        cards = self._board_cards(domain, groupby, options["limit"], keys)
         return {
             "kind": kind,
             "currency": self.env.company.currency_id.name,
@@ -89,39 +88,89 @@ class CrmLead(models.Model):
 
     # ------------------------------------------------------------------ cards
 
-    def _board_cards(self, domain, groupby, limit):
-        """The first ``limit`` cards of each column in the kanban order, in one query
-        (plus one per related model for the names)."""
-        query = self._search(domain)
-        group_sql = self._field_to_sql(self._table, groupby, query)
-        order_sql = self._order_to_sql(self._order, query)
-        ranked = query.select(
-            SQL("%s AS id", SQL.identifier(self._table, "id")),
-            SQL("ROW_NUMBER() OVER (PARTITION BY %s ORDER BY %s) AS rank", group_sql, order_sql),
-        )
-        if limit:
-            self.env.cr.execute(SQL("SELECT id FROM (%s) ranked WHERE rank <= %s ORDER BY id", ranked, limit))
+    def init(self):
+        res = super().init()
+        # the first cards of each column, read in the kanban order (priority desc, id desc)
+        for column in ("probability_level_id", "stage_id"):
+            create_index(self.env.cr, f"crm_lead_board_{column}_cards_index", self._table,
+                         [column, "priority DESC", "id DESC"], where="type = 'opportunity' AND active")
+        return res
+
+    def _board_cards(self, domain, groupby, limit, keys):
+        """The first ``limit`` cards of each column (``keys``: the columns' ids, ``None``
+        for the opportunities without one) in the kanban order, in one query: a LATERAL
+        sub-query per column reads an index in that order and stops after ``limit`` rows
+        (instead of ranking every row), and the cards' names come in the same query."""
+        id_sql = SQL.identifier(self._table, "id")
+        if not limit:
+            selected = self._search(domain).select(id_sql)
         else:
-            self.env.cr.execute(SQL("SELECT id FROM (%s) ranked ORDER BY id", ranked))
-        ids = [row[0] for row in self.env.cr.fetchall()]
-        cards = {}
-        for lead in self.search_fetch([("id", "in", ids)], CARD_FIELDS, order=self._order):
-            cards.setdefault(lead[groupby].id or False, []).append(lead._board_card())
+            branches = []
+            if ids := [key for key in keys if key]:
+                branches.append(SQL(
+                    "SELECT card.id FROM unnest(%s::int[]) AS columns(column_key) CROSS JOIN LATERAL (%s) card",
+                    ids, self._board_first_cards(domain, groupby, limit, "= column_key").select(id_sql),
+                ))
+            if None in keys:
+                branches.append(SQL("(%s)", self._board_first_cards(domain, groupby, limit, "IS NULL").select(id_sql)))
+            if not branches:
+                return {}
+            selected = SQL(" UNION ALL ").join(branches)
+        lang = self.env.lang or "en_US"
+        default_currency = self.env.company.currency_id  # read before the cards' query, not amid its rows
+        self.flush_model(["name", "number", "partner_id", "partner_name", "contact_name", "user_id", "stage_id",
+                          "probability_level_id", "amount_net_company", "company_id", "priority"])
+        self.env["res.partner"].flush_model(["complete_name", "name"])
+        self.env["crm.stage"].flush_model(["name"])
+        self.env["crm.probability.level"].flush_model(["name"])
+
+        def translated(alias):
+            return SQL("COALESCE(%s.name->>%s, %s.name->>'en_US')", SQL.identifier(alias), lang,
+                       SQL.identifier(alias))
+
+        # the names as the cards' many2one fields display them (partner: its complete name)
+        self.env.cr.execute(SQL(
+            """SELECT lead.id, lead.%(groupby)s, lead.name, lead.number, COALESCE(partner.complete_name,
+                      lead.partner_name, lead.contact_name), seller.name, %(stage)s, %(level)s,
+                      lead.amount_net_company, company.currency_id
+                 FROM (%(selected)s) card
+                 JOIN crm_lead lead ON lead.id = card.id
+            LEFT JOIN res_partner partner ON partner.id = lead.partner_id
+            LEFT JOIN res_users users ON users.id = lead.user_id
+            LEFT JOIN res_partner seller ON seller.id = users.partner_id
+            LEFT JOIN crm_stage stage ON stage.id = lead.stage_id
+            LEFT JOIN crm_probability_level level ON level.id = lead.probability_level_id
+            LEFT JOIN res_company company ON company.id = lead.company_id
+             ORDER BY lead.priority DESC, lead.id DESC""",
+            groupby=SQL.identifier(groupby), stage=translated("stage"), level=translated("level"),
+            selected=selected,
+        ))
+        currencies, cards = {}, {}
+        for lead_id, key, name, number, partner, user, stage, level, amount, currency_id in self.env.cr.fetchall():
+            # the company's currency as crm's company_currency (the current company's without one)
+            if currency_id not in currencies:
+                currencies[currency_id] = self.env["res.currency"].browse(currency_id) or default_currency
+            cards.setdefault(key or False, []).append({
+                "model": self._name,
+                "id": lead_id,
+                "name": name,
+                "number": number or "",
+                "partner": partner or "",
+                "user": user or "",
+                "stage": stage or "",
+                "level": level or "",
+                "amount": currencies[currency_id].round(amount or 0.0),
+            })
         return cards
 
-    def _board_card(self):
-        self.ensure_one()
-        return {
-            "model": self._name,
-            "id": self.id,
-            "name": self.name,
-            "number": self.number or "",
-            "partner": self.partner_id.display_name or self.partner_name or self.contact_name or "",
-            "user": self.user_id.name or "",
-            "stage": self.stage_id.name or "",
-            "level": self.probability_level_id.name or "",
-            "amount": self.company_currency.round(self.amount_net_company),
-        }
+    def _board_first_cards(self, domain, groupby, limit, condition):
+        """The query of the first ``limit`` opportunities (kanban order) whose ``groupby``
+        meets ``condition`` (SQL text: "= column_key" or "IS NULL")."""
+        query = self._search(domain)
+        query.add_where(SQL("%s " + condition, self._field_to_sql(self._table, groupby, query)))
+        query.order = self._order_to_sql(self._order, query)
+        query.limit = limit
+        return query
 
     # ------------------------------------------------------------------ arguments
 
