@@ -113,6 +113,10 @@ export class OpportunityMapRenderer extends Component {
         if (tileUrl) {
             L.tileLayer(tileUrl, { attribution, maxZoom: MAX_ZOOM, errorTileUrl: TRANSPARENT_TILE }).addTo(this.map);
         }
+        // city-level positions of the offline geocoder come from GeoNames (CC BY 4.0)
+        this.map.attributionControl.addAttribution(
+            '<a href="https://www.geonames.org/" target="_blank" rel="noopener">GeoNames</a> (CC BY 4.0)'
+        );
         this.map.setView([20, 0], 2);
     }
 
