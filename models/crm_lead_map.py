@@ -1,6 +1,7 @@
+import re
 from collections import defaultdict
 
-from odoo import _, api, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -11,6 +12,31 @@ MAP_OPTIONS = ("center", "radius_km")
 
 class CrmLead(models.Model):
     _inherit = "crm.lead"
+
+    partner_near = fields.Char(
+        string="Near (latitude, longitude, km)", compute="_compute_partner_near", search="_search_partner_near",
+        help="Search only: opportunities whose contact is within the given km of a point, e.g. "
+        "\"45.815, 15.982, 50\" for 50 km around Zagreb.",
+    )
+
+    def _compute_partner_near(self):
+        self.partner_near = False
+
+    def _search_partner_near(self, operator, value):
+        """``partner_near = "lat, lng, km"``: the radius search of the map in any view."""
+        numbers = re.split(r"[\s,;]+", value.strip()) if isinstance(value, str) else []
+        if operator not in ("=", "ilike") or len(numbers) != 3:
+            raise UserError(_("Search near a point as “latitude, longitude, km”, e.g. “45.815, 15.982, 50”."))
+        try:
+            lat, lng, radius = (float(number) for number in numbers)
+        except ValueError:
+            raise UserError(_(
+                "Search near a point as “latitude, longitude, km”, e.g. “45.815, 15.982, 50”."
+            )) from None
+        circle = self._map_circle({"center": [lat, lng], "radius_km": radius})
+        return [("partner_id", "in", SQL(
+            "(SELECT partner.id FROM res_partner partner WHERE %s)", self._map_within_sql(circle),
+        ))]
 
     @api.model
     @api.readonly

@@ -1,5 +1,6 @@
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -18,13 +19,15 @@ class FakeNominatim(ThreadingHTTPServer):
     ``/search?q=...`` from ``answers`` (a position, or nothing), and records the requests."""
 
     def __init__(self, answers):
-        self.answers, self.requests = answers, []
+        self.answers, self.requests, self.slow = answers, [], {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 query = parse_qs(urlparse(self.path).query).get("q", [""])[0]
                 server.requests.append((query, self.headers.get("User-Agent")))
+                if query in server.slow:
+                    time.sleep(server.slow[query])
                 answer = server.answers.get(query)
                 body = json.dumps(
                     [{"lat": str(answer[0]), "lon": str(answer[1]), "display_name": query}] if answer else []
@@ -141,6 +144,16 @@ class TestGeocoding(GeocodingCase):
         (in_zagreb | nowhere)._geocode()
         self.assertEqual(self.server.requests, [])
         self.assertEqual(nowhere.geocode_status, "error")
+
+    def test_provider_timeout(self):
+        """A provider slower than the timeout: the contact gets the error and its city."""
+        slow = "Ilica 99, 10000 Zagreb, Croatia"
+        self.server.slow[slow] = 2
+        self.params.set_param(PARAM % "geocoder_timeout", "0.5")
+        partner = self.contact("Slow", street="Ilica 99")
+        partner._geocode()
+        self.assertEqual((partner.geocode_status, partner.geocode_source), ("ok", "offline"))
+        self.assertIn("timed out", partner.geocode_error)
 
     def test_offline_provider_and_no_fallback(self):
         self.use_provider("crm_offline")

@@ -101,6 +101,18 @@ class TestOpportunityMap(OpportunityCase):
         across = Lead.get_map_data(self.domain, {"center": [-17.05, 180.0], "radius_km": 30})
         self.assertEqual({marker["partner_id"] for marker in across["markers"]}, set(self.partners[-2:].ids))
 
+    def test_search_near_a_point(self):
+        """The radius search as a search-bar field: any view, the same contacts as the map's."""
+        Lead = self.env["crm.lead"].with_user(self.sales_manager)
+        found = Lead.search([*self.domain, ("partner_near", "ilike", f"{ZAGREB[0]}, {ZAGREB[1]}, 150")])
+        expected = self.leads.filtered(lambda lead: lead.partner_id.partner_latitude and haversine_km(
+            *ZAGREB, lead.partner_id.partner_latitude, lead.partner_id.partner_longitude) <= 150)
+        self.assertTrue(expected)
+        self.assertEqual(found, expected)
+        for value in ("Zagreb", "45.8, 15.9", "45.8, 15.9, -3", "95, 15, 10", "a, b, c"):
+            with self.subTest(value=value), self.assertRaises(UserError):
+                Lead.search([("partner_near", "ilike", value)])
+
     def test_record_rules(self):
         """A salesperson with own documents sees only their opportunities (and amounts);
         another company's opportunity never shows."""
