@@ -129,7 +129,7 @@ class CrmLead(models.Model):
                        SQL.identifier(alias))
 
         # the names as the cards' many2one fields display them (partner: its complete name)
-        self.env.cr.execute(SQL(
+        rows = self.env.execute_query(SQL(
             """SELECT lead.id, lead.%(groupby)s, lead.name, lead.number, COALESCE(partner.complete_name,
                       lead.partner_name, lead.contact_name), seller.name, %(stage)s, %(level)s,
                       lead.amount_net_company, company.currency_id
@@ -146,7 +146,7 @@ class CrmLead(models.Model):
             selected=selected,
         ))
         currencies, cards = {}, {}
-        for lead_id, key, name, number, partner, user, stage, level, amount, currency_id in self.env.cr.fetchall():
+        for lead_id, key, name, number, partner, user, stage, level, amount, currency_id in rows:
             # the company's currency as crm's company_currency (the current company's without one)
             if currency_id not in currencies:
                 currencies[currency_id] = self.env["res.currency"].browse(currency_id) or default_currency

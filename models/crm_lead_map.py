@@ -64,7 +64,7 @@ class CrmLead(models.Model):
         )
         self.flush_model(["partner_id", "amount_net_company"])
         self.env["res.partner"].flush_model()
-        self.env.cr.execute(SQL(
+        rows = self.env.execute_query(SQL(
             """SELECT CASE WHEN %(located)s THEN partner.id END AS marker,
                       COUNT(lead.id), SUM(lead.amount_net_company), ARRAY_AGG(lead.id ORDER BY lead.id)
                  FROM crm_lead lead
@@ -73,7 +73,6 @@ class CrmLead(models.Model):
              GROUP BY 1""",
             located=located, leads=leads.subselect(), within=self._map_within_sql(circle),
         ))
-        rows = self.env.cr.fetchall()
         missing = sum(count for marker, count, _amount, _ids in rows if marker is None)
         groups = {marker: (count, amount, lead_ids) for marker, count, amount, lead_ids in rows if marker}
         return {
@@ -156,12 +155,11 @@ class CrmLead(models.Model):
         Partner = self.env["res.partner"]
         text_fields = [name for name in Partner._formatting_address_fields()
                        if Partner._fields[name].type == "char" and Partner._fields[name].column_type]
-        self.env.cr.execute(SQL(
+        rows = self.env.execute_query(SQL(
             "SELECT id, complete_name, partner_latitude, partner_longitude, contact_quality_id, state_id, "
             "country_id, %s FROM res_partner WHERE id = ANY(%s) ORDER BY id",
             SQL(", ").join(SQL.identifier(name) for name in text_fields), list(groups),
         ))
-        rows = self.env.cr.fetchall()
 
         def related(model, column):
             return self.env[model].browse({row[column] for row in rows} - {None})

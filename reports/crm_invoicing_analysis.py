@@ -134,13 +134,13 @@ class CrmInvoicingAnalysis(models.Model):
         """``{("YYYY-MM", document_type): (count, amount)}``, summed by day in SQL (cheaper
         than truncating every row's date to its month) and by month here."""
         query = self._search(domain)
-        self.env.cr.execute(SQL(
+        rows = self.env.execute_query(SQL(
             "SELECT %s, %s, COUNT(*), SUM(%s) FROM %s WHERE %s GROUP BY 1, 2",
             SQL.identifier(self._table, "date"), SQL.identifier(self._table, "document_type"),
             SQL.identifier(self._table, "amount"), query.from_clause, query.where_clause,
         ))
         totals = {}
-        for day, document_type, count, amount in self.env.cr.fetchall():
+        for day, document_type, count, amount in rows:
             key = (day.strftime("%Y-%m"), document_type)
             previous_count, previous_amount = totals.get(key, (0, 0.0))
             totals[key] = (previous_count + count, previous_amount + (amount or 0.0))
@@ -156,9 +156,9 @@ class CrmInvoicingAnalysis(models.Model):
                 month_sql, SQL.identifier(self._table, "document_type"),
                 SQL.identifier(self._table, "date"), SQL.identifier(self._table, "id")),
         )
-        self.env.cr.execute(SQL("SELECT id FROM (%s) ranked WHERE %s", ranked,
-                                SQL("rank <= %s", limit) if limit else SQL("TRUE")))
-        ids = [row[0] for row in self.env.cr.fetchall()]
+        ids = [row[0] for row in self.env.execute_query(SQL(
+            "SELECT id FROM (%s) ranked WHERE %s", ranked, SQL("rank <= %s", limit) if limit else SQL("TRUE"),
+        ))]
         cards = {}
         for row in self.search_fetch([("id", "in", ids)], ["document_type", "res_model", "res_id", "name", "date",
                                                            "partner_id", "user_id", "state", "payment_state",

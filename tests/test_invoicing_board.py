@@ -159,6 +159,19 @@ class TestInvoicingBoard(AccountTestInvoicingCommon):
         self.assertEqual(sum(column["count"] for column in board["columns"]), 3)
         self.assertEqual(board["columns"][2]["amount"], -50)
 
+    def test_opportunity_type_of_orders_and_invoices(self):
+        """Orders and invoices are filtered by the type of their opportunity, kept in step
+        when the opportunity changes type."""
+        order = self.leads[0].order_ids
+        renewal = self.env["crm.opportunity.type"].create({"name": "Inv renewal", "code": "INVR"})
+        self.invoice.opportunity_id = self.leads[0]
+        self.leads[0].opportunity_type_id = renewal
+        self.assertEqual((order.opportunity_type_id, self.invoice.opportunity_type_id), (renewal, renewal))
+        board = self.env["crm.lead"].get_board("invoicing", [("opportunity_type_id", "=", renewal.id)], self.options)
+        cards = {(card["model"], card["id"]) for column in board["columns"] for card in column["cards"]}
+        self.assertEqual(cards, {("crm.lead", self.leads[0].id), ("sale.order", order.id),
+                                 ("account.move", self.invoice.id)})
+
     def test_currency_filter(self):
         euro_lead = self.env["crm.lead"].create({
             "name": "Inv euro", "type": "opportunity", "user_id": self.seller.id, "expected_revenue": 10,
