@@ -38,11 +38,11 @@ export async function loadLeaflet() {
 
 /** "3 contacts, 5 opportunities" */
 function countsLabel(contacts, opportunities) {
-    return _t("%(contacts)s, %(opportunities)s", {
-        contacts: contacts === 1 ? _t("1 contact") : _t("%s contacts", formatInteger(contacts)),
-        opportunities:
-            opportunities === 1 ? _t("1 opportunity") : _t("%s opportunities", formatInteger(opportunities)),
-    });
+    // each part translated on its own line: the extractor skips _t() nested in another's arguments
+    const contactsLabel = contacts === 1 ? _t("1 contact") : _t("%s contacts", formatInteger(contacts));
+    const opportunitiesLabel =
+        opportunities === 1 ? _t("1 opportunity") : _t("%s opportunities", formatInteger(opportunities));
+    return _t("%(contacts)s, %(opportunities)s", { contacts: contactsLabel, opportunities: opportunitiesLabel });
 }
 
 /**
