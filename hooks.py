@@ -30,3 +30,7 @@ def uninstall_hook(env):
     pipeline) carry it too."""
     env["ir.actions.act_window.view"].search([("view_mode", "=", "opportunity_map")]).unlink()
     env["ir.actions.act_window"]._remove_opportunity_map_view_mode()
+    # indexes the module created on tables that stay (Odoo drops only its fields' columns)
+    for index in ("crm_lead_board_probability_level_id_cards_index", "crm_lead_board_stage_id_cards_index",
+                  "res_partner_crm_coordinates_index"):
+        env.cr.execute(SQL("DROP INDEX IF EXISTS %s", SQL.identifier(index)))

@@ -298,6 +298,14 @@ assert not env.cr.fetchall(), "columns dropped"
 env.cr.execute("SELECT model FROM ir_model WHERE model LIKE 'crm.%%' AND model IN "
                "('crm.opportunity.type', 'crm.probability.level', 'crm.lead.line', 'crm.won.reason')")
 assert not env.cr.fetchall(), "models removed"
+env.cr.execute("SELECT name FROM ir_act_window WHERE view_mode LIKE '%%opportunity_map%%'")
+assert not env.cr.fetchall(), "no action keeps the map view mode"
+env.cr.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'crm_lead_board_%%'"
+               " OR indexname = 'res_partner_crm_coordinates_index'")
+assert not env.cr.fetchall(), "the module's indexes dropped"
+env.cr.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'res_partner'"
+               " AND column_name LIKE 'geocode_%%'")
+assert not env.cr.fetchall(), "geocoding columns dropped"
 print("install-uninstall: OK")
 PY
     local problems; problems=$(log_problems "$logfile")
