@@ -104,9 +104,11 @@ class CrmInvoicingAnalysis(models.Model):
             *domain,
         ]
         self.check_access("read")
-        totals = self._board_totals(domain)
+        day_counts = self._board_day_counts(domain)
+        totals = self._board_totals(day_counts)
         expanded = [kind for kind in options["document_types"] if kind not in options["collapse"]]
-        cards = self._board_cards([*domain, ("document_type", "in", expanded)], options["limit"]) if expanded else {}
+        card_days = self._board_card_days(day_counts, expanded, options["limit"])
+        cards = self._board_cards(domain, options["limit"], card_days)
         currency = company.currency_id
         columns = []
         for month in self._board_months(options["date_from"], options["date_to"]):
@@ -130,50 +132,90 @@ class CrmInvoicingAnalysis(models.Model):
             })
         return {"kind": "invoicing", "currency": currency.name, "columns": columns}
 
-    def _board_totals(self, domain):
-        """``{("YYYY-MM", document_type): (count, amount)}``, summed by day in SQL (cheaper
-        than truncating every row's date to its month) and by month here."""
+    def _board_day_counts(self, domain):
+        """``[(day, document_type, count, amount)]``: summed by day in SQL (cheaper than
+        truncating every row's date to its month), by month by the callers."""
         query = self._search(domain)
-        rows = self.env.execute_query(SQL(
+        return self.env.execute_query(SQL(
             "SELECT %s, %s, COUNT(*), SUM(%s) FROM %s WHERE %s GROUP BY 1, 2",
             SQL.identifier(self._table, "date"), SQL.identifier(self._table, "document_type"),
             SQL.identifier(self._table, "amount"), query.from_clause, query.where_clause,
         ))
+
+    @api.model
+    def _board_totals(self, day_counts):
+        """``{("YYYY-MM", document_type): (count, amount)}``."""
         totals = {}
-        for day, document_type, count, amount in rows:
+        for day, document_type, count, amount in day_counts:
             key = (day.strftime("%Y-%m"), document_type)
             previous_count, previous_amount = totals.get(key, (0, 0.0))
             totals[key] = (previous_count + count, previous_amount + (amount or 0.0))
         return totals
 
-    def _board_cards(self, domain, limit):
-        """The documents of each (month, type), ``limit`` at most, in one query."""
+    @api.model
+    def _board_card_days(self, day_counts, kinds, limit):
+        """``[(document_type, first day, last day)]``: per month and type, the days that hold
+        its first ``limit`` documents (the day counts tell which), so that only those rows
+        are ranked, not the whole period's."""
+        days = {}
+        for day, document_type, count, _amount in sorted(day_counts):
+            if document_type in kinds:
+                days.setdefault((day.strftime("%Y-%m"), document_type), []).append((day, count))
+        ranges = []
+        for (_month, document_type), month_days in days.items():
+            seen, last = 0, month_days[-1][0]
+            for day, count in month_days:
+                seen += count
+                if limit and seen >= limit:
+                    last = day
+                    break
+            ranges.append((document_type, month_days[0][0], last))
+        return ranges
+
+    def _board_cards(self, domain, limit, card_days):
+        """The documents of each (month, type), ``limit`` at most (0: all), with the names
+        they show, in one query over the rows of ``card_days``."""
+        if not card_days:
+            return {}
         query = self._search(domain)
-        month_sql = SQL("date_trunc('month', %s)", SQL.identifier(self._table, "date"))
+        table = SQL.identifier(self._table)
+        query.add_where(SQL(" OR ").join(
+            SQL("(%s.document_type = %s AND %s.date BETWEEN %s AND %s)", table, kind, table, first, last)
+            for kind, first, last in card_days
+        ))
         ranked = query.select(
-            SQL("%s AS id", SQL.identifier(self._table, "id")),
-            SQL("ROW_NUMBER() OVER (PARTITION BY %s, %s ORDER BY %s, %s) AS rank",
-                month_sql, SQL.identifier(self._table, "document_type"),
-                SQL.identifier(self._table, "date"), SQL.identifier(self._table, "id")),
+            SQL("%s.*", table),
+            SQL("ROW_NUMBER() OVER (PARTITION BY date_trunc('month', %s.date), %s.document_type "
+                "ORDER BY %s.date, %s.id) AS rank", table, table, table, table),
         )
-        ids = [row[0] for row in self.env.execute_query(SQL(
-            "SELECT id FROM (%s) ranked WHERE %s", ranked, SQL("rank <= %s", limit) if limit else SQL("TRUE"),
-        ))]
-        cards = {}
-        for row in self.search_fetch([("id", "in", ids)], ["document_type", "res_model", "res_id", "name", "date",
-                                                           "partner_id", "user_id", "state", "payment_state",
-                                                           "amount", "company_id"]):
-            cards.setdefault((row.date.strftime("%Y-%m"), row.document_type), []).append({
-                "model": row.res_model,
-                "id": row.res_id,
-                "document_type": row.document_type,
-                "name": row.name or "",
-                "date": fields.Date.to_string(row.date),
-                "partner": row.partner_id.display_name or "",
-                "user": row.user_id.name or "",
-                "stage": row.state or "",
-                "payment_state": row.payment_state or "",
-                "amount": row.company_currency_id.round(row.amount),
+        rows = self.env.execute_query(SQL(
+            """SELECT card.document_type, card.res_model, card.res_id, card.name, card.date,
+                      partner.complete_name, seller.name, card.state, card.payment_state, card.amount,
+                      company.currency_id
+                 FROM (%s) card
+            LEFT JOIN res_partner partner ON partner.id = card.partner_id
+            LEFT JOIN res_users users ON users.id = card.user_id
+            LEFT JOIN res_partner seller ON seller.id = users.partner_id
+            LEFT JOIN res_company company ON company.id = card.company_id
+                WHERE %s
+             ORDER BY card.date, card.document_type, card.id""",
+            ranked, SQL("card.rank <= %s", limit) if limit else SQL("TRUE"),
+        ))
+        currencies, cards = {}, {}
+        for kind, model, res_id, name, day, partner, user, state, payment_state, amount, currency_id in rows:
+            if currency_id not in currencies:
+                currencies[currency_id] = self.env["res.currency"].browse(currency_id)
+            cards.setdefault((day.strftime("%Y-%m"), kind), []).append({
+                "model": model,
+                "id": res_id,
+                "document_type": kind,
+                "name": name or "",
+                "date": fields.Date.to_string(day),
+                "partner": partner or "",
+                "user": user or "",
+                "stage": state or "",
+                "payment_state": payment_state or "",
+                "amount": currencies[currency_id].round(amount or 0.0),
             })
         return cards
 

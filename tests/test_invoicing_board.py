@@ -172,6 +172,22 @@ class TestInvoicingBoard(AccountTestInvoicingCommon):
         self.assertEqual(cards, {("crm.lead", self.leads[0].id), ("sale.order", order.id),
                                  ("account.move", self.invoice.id)})
 
+    def test_card_limit_keeps_the_first_documents_of_each_month(self):
+        """Only the days holding a month's first cards are ranked: the first ``limit`` by
+        date (then id) of each month and type, whatever the number of documents per day."""
+        more = self.env["crm.lead"].create([
+            {"name": f"Inv more {index}", "type": "opportunity", "user_id": self.seller.id, "expected_revenue": 1,
+             "date_expected_invoice": day}
+            for index, day in enumerate(["2026-01-03", "2026-01-03", "2026-01-02", "2026-01-25", "2026-02-01"])
+        ])
+        board = self.board(limit=3, document_types=["opportunity"])
+        january, february = board["columns"][0], board["columns"][1]
+        self.assertEqual([card["id"] for card in january["cards"]], [more[2].id, more[0].id, more[1].id])
+        self.assertEqual(january["count"], 5, "the header counts every document")
+        self.assertEqual({card["id"] for card in february["cards"]}, {more[4].id, self.leads[1].id})
+        everything = self.board(limit=0, document_types=["opportunity"])
+        self.assertEqual(len(everything["columns"][0]["cards"]), 5)
+
     def test_currency_filter(self):
         euro_lead = self.env["crm.lead"].create({
             "name": "Inv euro", "type": "opportunity", "user_id": self.seller.id, "expected_revenue": 10,
@@ -206,13 +222,13 @@ class TestInvoicingBoard(AccountTestInvoicingCommon):
     def test_query_count_does_not_grow(self):
         self.board()
         self.env.invalidate_all()
-        # the totals, the ranked cards, their fields, and one per related model
-        with self.assertQueryCount(11):
+        # the totals by day, the cards with their names, and the rights and company checks
+        with self.assertQueryCount(7):
             self.board()
         for index in range(10):
             self.init_invoice(
                 "out_invoice", partner=self.partner_a, invoice_date="2026-05-10", amounts=[10 + index], post=True
             )
         self.env.invalidate_all()
-        with self.assertQueryCount(11):
+        with self.assertQueryCount(7):
             self.board()
