@@ -19,23 +19,10 @@ import argparse
 import os
 import subprocess
 import sys
-import time
+
+from bench_common import copy_rows, measure
 
 SIZES = {"crm_lead": 100_000, "sale_order": 50_000, "account_move": 50_000}
-
-
-def copy_rows(cr, table, template_where, count, overrides):
-    """Insert ``count`` copies of the first row matching ``template_where``, with
-    ``overrides`` ({column: SQL expression of n, the row number}) applied."""
-    cr.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s AND column_name != 'id'",
-               [table])
-    columns = [row[0] for row in cr.fetchall()]
-    select = ", ".join(overrides.get(column, f"t.{column}") for column in columns).replace("%", "%%")
-    cr.execute(f"""
-        INSERT INTO {table} ({", ".join(columns)})
-        SELECT {select} FROM (SELECT * FROM {table} WHERE {template_where} ORDER BY id LIMIT 1) t,
-               generate_series(1, %s) n
-    """, [count])
 
 
 def fill(env):
@@ -71,19 +58,6 @@ def fill(env):
     env.invalidate_all()
 
 
-def measure(env, function, runs=5):
-    best, queries = None, 0
-    for _run in range(runs):
-        env.invalidate_all()
-        before = env.cr.sql_log_count
-        start = time.perf_counter()
-        function()
-        elapsed = time.perf_counter() - start
-        queries = env.cr.sql_log_count - before
-        best = elapsed if best is None else min(best, elapsed)
-    return best, queries
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default="crm_om_bench")
@@ -107,15 +81,16 @@ def main():
         print(f"data: {counts['crm_lead']:,} opportunities, {counts['sale_order']:,} orders, "
               f"{counts['account_move']:,} moves")
 
-        board, board_q = measure(env, lambda: Lead.get_board("progress", [], {"limit": 80}))
-        plain, plain_q = measure(env, lambda: Lead.read_group(domain, ["expected_revenue:sum"], ["stage_id"]))
+        board, board_q, _result = measure(env, lambda: Lead.get_board("progress", [], {"limit": 80}))
+        plain, plain_q, _result = measure(
+            env, lambda: Lead.read_group(domain, ["expected_revenue:sum"], ["stage_id"]))
         print(f"get_board('progress'): {board * 1000:.1f} ms, {board_q} queries; "
               f"read_group by stage: {plain * 1000:.1f} ms, {plain_q} queries; "
               f"ratio {board / plain:.2f} (target <= 1.5)")
 
         options = {"date_from": "2025-01-01", "date_to": "2026-12-31", "limit": 80}
-        board, board_q = measure(env, lambda: Lead.get_board("invoicing", [], options))
-        collapsed, collapsed_q = measure(env, lambda: Lead.get_board(
+        board, board_q, _result = measure(env, lambda: Lead.get_board("invoicing", [], options))
+        collapsed, collapsed_q, _result = measure(env, lambda: Lead.get_board(
             "invoicing", [], {**options, "collapse": ["opportunity", "order", "invoice"]}))
 
         def three_read_groups():
@@ -127,7 +102,7 @@ def main():
                                             ("invoice_date", ">=", "2025-01-01")],
                                            ["amount_untaxed_signed:sum"], ["invoice_date:month"])
 
-        plain, plain_q = measure(env, three_read_groups)
+        plain, plain_q, _result = measure(env, three_read_groups)
         print(f"three read_group by month (orders, invoices, opportunities): {plain * 1000:.1f} ms, {plain_q} queries")
         print(f"get_board('invoicing', 24 months, collapsed: the same totals): {collapsed * 1000:.1f} ms, "
               f"{collapsed_q} queries; ratio {collapsed / plain:.2f} (target <= 1.5)")

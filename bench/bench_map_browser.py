@@ -141,15 +141,9 @@ class BenchChromium(Chromium):
         super().__init__(width, height)
         self.events = []
 
-    def call(self, method, **params):
-        self.next_id += 1
-        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.socket.recv())
-            if message.get("id") == self.next_id:
-                return message.get("result", {})
-            if "method" in message and message["method"].startswith("Network."):
-                self.events.append(message)
+    def on_event(self, message):
+        if message.get("method", "").startswith("Network."):
+            self.events.append(message)
 
     def close(self):
         super().close()

@@ -60,6 +60,10 @@ class Chromium:
             message = json.loads(self.socket.recv())
             if message.get("id") == self.next_id:
                 return message.get("result", {})
+            self.on_event(message)
+
+    def on_event(self, message):
+        """A DevTools event received while waiting for an answer (ignored; subclasses may keep them)."""
 
     def evaluate(self, expression):
         return self.call("Runtime.evaluate", expression=expression, returnByValue=True).get("result", {}).get("value")
