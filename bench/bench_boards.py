@@ -15,12 +15,10 @@ copying demo rows in SQL (the ORM would take hours), then measures in one run:
 each the best of 5 runs, with the number of SQL queries. Nothing is asserted.
 """
 
-import argparse
 import os
-import subprocess
 import sys
 
-from bench_common import copy_rows, measure
+from bench_common import bench_env, copy_rows, measure
 
 SIZES = {"crm_lead": 100_000, "sale_order": 50_000, "account_move": 50_000}
 
@@ -59,21 +57,7 @@ def fill(env):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", default="crm_om_bench")
-    parser.add_argument("--template", default="crm_opportunity_management_test")
-    args, odoo_args = parser.parse_known_args()
-    if subprocess.run(["psql", "-lqt"], capture_output=True, text=True).stdout.find(f" {args.db} ") < 0:
-        subprocess.run(["createdb", "-T", args.template, args.db], check=True)
-
-    import odoo  # on the path only once main() put ODOO_SRC there
-
-    odoo.tools.config.parse_config(["-d", args.db, *odoo_args])
-    registry = odoo.modules.registry.Registry(args.db)
-    with registry.cursor() as cr:
-        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        fill(env)
-        cr.commit()
+    with bench_env(__doc__, "crm_om_bench", fill) as env:
         Lead, Analysis = env["crm.lead"], env["crm.invoicing.analysis"]
         domain = [("type", "=", "opportunity")]
         counts = {table: env[model].search_count([]) for table, model in

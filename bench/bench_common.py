@@ -1,5 +1,8 @@
 """What the benchmarks share: filling a database by copying rows in SQL, and timing."""
 
+import argparse
+import contextlib
+import subprocess
 import time
 
 
@@ -29,3 +32,26 @@ def measure(env, function, runs=5):
         queries = env.cr.sql_log_count - before
         best = elapsed if best is None else min(best, elapsed)
     return best, queries, result
+
+
+@contextlib.contextmanager
+def bench_env(description, default_db, fill):
+    """An environment (superuser) on a copy of a database with the module: ``--db`` is
+    created from ``--template`` when missing, filled once by ``fill(env)`` and committed;
+    other arguments go to Odoo (``--addons-path``, …)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default=default_db)
+    parser.add_argument("--template", default="crm_opportunity_management_test")
+    args, odoo_args = parser.parse_known_args()
+    if subprocess.run(["psql", "-lqt"], capture_output=True, text=True).stdout.find(f" {args.db} ") < 0:
+        subprocess.run(["createdb", "-T", args.template, args.db], check=True)
+
+    import odoo  # on the path only once the script put ODOO_SRC there
+
+    odoo.tools.config.parse_config(["-d", args.db, *odoo_args])
+    registry = odoo.modules.registry.Registry(args.db)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        fill(env)
+        cr.commit()
+        yield env

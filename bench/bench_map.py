@@ -16,13 +16,11 @@ The browser side (opening the map to all markers and clusters drawn) is measured
 ``bench/bench_map_browser.py`` on the same database. Nothing is asserted.
 """
 
-import argparse
 import json
 import os
-import subprocess
 import sys
 
-from bench_common import copy_rows, measure
+from bench_common import bench_env, copy_rows, measure
 
 CONTACTS, OPPORTUNITIES = 20_000, 50_000
 
@@ -55,21 +53,7 @@ def fill(env):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", default="crm_om_map_bench")
-    parser.add_argument("--template", default="crm_opportunity_management_test")
-    args, odoo_args = parser.parse_known_args()
-    if subprocess.run(["psql", "-lqt"], capture_output=True, text=True).stdout.find(f" {args.db} ") < 0:
-        subprocess.run(["createdb", "-T", args.template, args.db], check=True)
-
-    import odoo  # on the path only once main() put ODOO_SRC there
-
-    odoo.tools.config.parse_config(["-d", args.db, *odoo_args])
-    registry = odoo.modules.registry.Registry(args.db)
-    with registry.cursor() as cr:
-        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        fill(env)
-        cr.commit()
+    with bench_env(__doc__, "crm_om_map_bench", fill) as env:
         Lead = env["crm.lead"]
         domain = [("type", "=", "opportunity")]
 

@@ -201,10 +201,8 @@ class CrmInvoicingAnalysis(models.Model):
              ORDER BY card.date, card.document_type, card.id""",
             ranked, SQL("card.rank <= %s", limit) if limit else SQL("TRUE"),
         ))
-        currencies, cards = {}, {}
+        Currency, cards = self.env["res.currency"], {}
         for kind, model, res_id, name, day, partner, user, state, payment_state, amount, currency_id in rows:
-            if currency_id not in currencies:
-                currencies[currency_id] = self.env["res.currency"].browse(currency_id)
             cards.setdefault((day.strftime("%Y-%m"), kind), []).append({
                 "model": model,
                 "id": res_id,
@@ -215,7 +213,7 @@ class CrmInvoicingAnalysis(models.Model):
                 "user": user or "",
                 "stage": state or "",
                 "payment_state": payment_state or "",
-                "amount": currencies[currency_id].round(amount or 0.0),
+                "amount": Currency.browse(currency_id).round(amount or 0.0),
             })
         return cards
 
