@@ -32,12 +32,13 @@ class ResPartner(models.Model):
     )
 
     geocode_status = fields.Selection(
-        [("ok", "Located"), ("not_found", "Not Found"), ("error", "Failed")], readonly=True, copy=False,
+        [("ok", "Located"), ("not_found", "Not Found"), ("error", "Failed")], string="Geocoding Status",
+        readonly=True, copy=False,
         help="Outcome of the last geocoding of the address (empty: never geocoded since it changed).",
     )
     geocode_source = fields.Selection(
         [("provider", "Geocoding Provider"), ("cache", "Earlier Answer (Cache)"),
-         ("offline", "Offline Gazetteer (City Level)")], readonly=True, copy=False,
+         ("offline", "Offline Gazetteer (City Level)")], string="Geocoding Source", readonly=True, copy=False,
         help="Where the coordinates come from.",
     )
     geocode_date = fields.Datetime(string="Geocoded On", readonly=True, copy=False)
