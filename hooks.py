@@ -1,5 +1,8 @@
 from odoo.tools import SQL
 
+from .models.crm_lead_board import BOARD_CARD_INDEXES
+from .models.res_partner import COORDINATES_INDEX
+
 
 def post_init_hook(env):
     """Bring opportunities that existed before the install in line with the module:
@@ -31,6 +34,5 @@ def uninstall_hook(env):
     env["ir.actions.act_window.view"].search([("view_mode", "=", "opportunity_map")]).unlink()
     env["ir.actions.act_window"]._remove_opportunity_map_view_mode()
     # indexes the module created on tables that stay (Odoo drops only its fields' columns)
-    for index in ("crm_lead_board_probability_level_id_cards_index", "crm_lead_board_stage_id_cards_index",
-                  "res_partner_crm_coordinates_index"):
+    for index in (*BOARD_CARD_INDEXES.values(), COORDINATES_INDEX):
         env.cr.execute(SQL("DROP INDEX IF EXISTS %s", SQL.identifier(index)))

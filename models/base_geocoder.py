@@ -67,6 +67,8 @@ class BaseGeocoder(models.AbstractModel):
         result = self._crm_geocode([Address(street=addr)])[0]
         if result.found:
             return result.lat, result.lng
+        if self._get_provider().tech_name != OFFLINE and not self._crm_offline_fallback():
+            return None
         parts = [part.strip() for part in addr.split(",") if part.strip()]
         country = parts[-1] if len(parts) > 1 else None
         gazetteer = default_gazetteer()
@@ -95,8 +97,7 @@ class BaseGeocoder(models.AbstractModel):
     def _crm_geocoder(self, cache):
         """The engine ``Geocoder`` of the provider chosen in the settings."""
         tech_name = self._get_provider().tech_name or OFFLINE
-        params = self.env["ir.config_parameter"].sudo()
-        offline = params.get_param(PARAM % "geocoder_offline_fallback", "True") not in ("False", "0", "")
+        offline = self._crm_offline_fallback()
         gazetteer = default_gazetteer() if offline else None
         if tech_name == OFFLINE:
             return Geocoder(None, cache, None, gazetteer, provider_name=OFFLINE, offline_fallback=True,
@@ -115,6 +116,12 @@ class BaseGeocoder(models.AbstractModel):
             provider, cache, RateLimiter(interval, self._crm_rate_limit_lock_path()), gazetteer,
             provider_name=tech_name, offline_fallback=offline, known_failures=cache.recent_errors,
         )
+
+    @api.model
+    def _crm_offline_fallback(self):
+        """Whether contacts the provider cannot place go to their city (on unless switched off)."""
+        value = self.env["ir.config_parameter"].sudo().get_param(PARAM % "geocoder_offline_fallback", "True")
+        return value not in ("False", "0", "")
 
     @api.model
     def _crm_nominatim(self):

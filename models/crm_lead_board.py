@@ -4,6 +4,8 @@ from odoo.tools import SQL, create_index
 
 BOARD_CARD_LIMIT = 80  # cards per column by default, as many as a kanban column loads
 BOARD_OPTIONS = {"limit"}
+# the first cards of each column in the kanban order: {grouping column: index name}
+BOARD_CARD_INDEXES = {column: f"crm_lead_board_{column}_cards_index" for column in ("probability_level_id", "stage_id")}
 
 
 class CrmLead(models.Model):
@@ -91,9 +93,9 @@ class CrmLead(models.Model):
     def init(self):
         res = super().init()
         # the first cards of each column, read in the kanban order (priority desc, id desc)
-        for column in ("probability_level_id", "stage_id"):
-            create_index(self.env.cr, f"crm_lead_board_{column}_cards_index", self._table,
-                         [column, "priority DESC", "id DESC"], where="type = 'opportunity' AND active")
+        for column, index in BOARD_CARD_INDEXES.items():
+            create_index(self.env.cr, index, self._table, [column, "priority DESC", "id DESC"],
+                         where="type = 'opportunity' AND active")
         return res
 
     def _board_cards(self, domain, groupby, limit, keys):

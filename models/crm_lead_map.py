@@ -64,20 +64,32 @@ class CrmLead(models.Model):
         )
         self.flush_model(["partner_id", "amount_net_company"])
         self.env["res.partner"].flush_model()
+        Partner = self.env["res.partner"]
+        text_fields = [name for name in Partner._formatting_address_fields()
+                       if Partner._fields[name].type == "char" and Partner._fields[name].column_type]
+        # the opportunities grouped by located contact (NULL: the missing ones), then the
+        # columns of those contacts, in the same query
         rows = self.env.execute_query(SQL(
-            """SELECT CASE WHEN %(located)s THEN partner.id END AS marker,
-                      COUNT(lead.id), SUM(lead.amount_net_company), ARRAY_AGG(lead.id ORDER BY lead.id)
-                 FROM crm_lead lead
-            LEFT JOIN res_partner partner ON partner.id = lead.partner_id
-                WHERE lead.id IN %(leads)s AND (NOT (%(located)s) OR %(within)s)
-             GROUP BY 1""",
+            """WITH markers AS (
+                   SELECT CASE WHEN %(located)s THEN partner.id END AS partner_id,
+                          COUNT(lead.id) AS count, SUM(lead.amount_net_company) AS amount,
+                          ARRAY_AGG(lead.id ORDER BY lead.id) AS lead_ids
+                     FROM crm_lead lead
+                LEFT JOIN res_partner partner ON partner.id = lead.partner_id
+                    WHERE lead.id IN %(leads)s AND (NOT (%(located)s) OR %(within)s)
+                 GROUP BY 1)
+               SELECT markers.count, markers.amount, markers.lead_ids, partner.id, partner.complete_name,
+                      partner.partner_latitude, partner.partner_longitude, partner.contact_quality_id,
+                      partner.state_id, partner.country_id, %(texts)s
+                 FROM markers
+            LEFT JOIN res_partner partner ON partner.id = markers.partner_id
+             ORDER BY partner.id""",
             located=located, leads=leads.subselect(), within=self._map_within_sql(circle),
+            texts=SQL(", ").join(SQL.identifier("partner", name) for name in text_fields),
         ))
-        missing = sum(count for marker, count, _amount, _ids in rows if marker is None)
-        groups = {marker: (count, amount, lead_ids) for marker, count, amount, lead_ids in rows if marker}
         return {
-            "markers": self._map_markers(groups),
-            "missing": missing,
+            "markers": self._map_markers([row[3:] + row[:3] for row in rows if row[3]], text_fields),
+            "missing": sum(row[0] for row in rows if not row[3]),
             "currency_id": self.env.company.currency_id.id,
         }
 
@@ -86,7 +98,7 @@ class CrmLead(models.Model):
         """Tile server of the map (an empty URL: no tiles, markers on a plain background)."""
         params = self.env["ir.config_parameter"].sudo()
         return {
-            # installed with OpenStreetMap's tiles (data/ir_config_parameter_data.xml); emptied: none
+            # installed with OpenStreetMap's tiles (data/base_geo_provider_data.xml); emptied: none
             "tile_url": params.get_param("crm_opportunity_management.map_tile_url") or "",
             "tile_attribution": params.get_param("crm_opportunity_management.map_tile_attribution") or "",
         }
@@ -143,23 +155,12 @@ class CrmLead(models.Model):
         )
 
     @api.model
-    def _map_markers(self, groups):
-        """Markers of the located contacts ``{partner_id: (count, amount, lead_ids)}``.
-
-        The contacts' columns come in one query, not through records (20,000 contacts
-        would take a second); names of qualities, states and countries are read once each,
-        translated, and addresses follow their country's format as ``_display_address``.
-        """
-        if not groups:
-            return []
+    def _map_markers(self, rows, text_fields):
+        """Markers from the contacts' rows ``(id, name, lat, lng, quality, state, country,
+        *address texts, count, amount, lead_ids)``: names of qualities, states and countries
+        are read once each, translated, and addresses follow their country's format as
+        ``_display_address`` does (20,000 contacts through records would take a second)."""
         Partner = self.env["res.partner"]
-        text_fields = [name for name in Partner._formatting_address_fields()
-                       if Partner._fields[name].type == "char" and Partner._fields[name].column_type]
-        rows = self.env.execute_query(SQL(
-            "SELECT id, complete_name, partner_latitude, partner_longitude, contact_quality_id, state_id, "
-            "country_id, %s FROM res_partner WHERE id = ANY(%s) ORDER BY id",
-            SQL(", ").join(SQL.identifier(name) for name in text_fields), list(groups),
-        ))
 
         def related(model, column):
             return self.env[model].browse({row[column] for row in rows} - {None})
@@ -181,8 +182,7 @@ class CrmLead(models.Model):
         else:
             round_amount = currency.round
         markers = []
-        for partner_id, name, lat, lng, quality_id, state_id, country_id, *texts in rows:
-            count, amount, lead_ids = groups[partner_id]
+        for partner_id, name, lat, lng, quality_id, state_id, country_id, *texts, count, amount, lead_ids in rows:
             country_parts, address_format = countries.get(country_id, no_country)
             address = defaultdict(str, zip(text_fields, (text or "" for text in texts), strict=True))
             address.update(states.get(state_id, no_state))

@@ -53,8 +53,7 @@ class ResConfigSettings(models.TransientModel):
     @api.model
     def get_values(self):
         values = super().get_values()
-        fallback = self.env["ir.config_parameter"].sudo().get_param(PARAM % "geocoder_offline_fallback", "True")
-        values["crm_geocoder_offline_fallback"] = fallback not in ("False", "0", "")
+        values["crm_geocoder_offline_fallback"] = self.env["base.geocoder"]._crm_offline_fallback()
         automation = self.env.ref(IDLE_AUTOMATION, raise_if_not_found=False)
         values["crm_idle_reminder_days"] = automation.sudo().trg_date_range if automation else 0
         return values

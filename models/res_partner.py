@@ -12,6 +12,7 @@ _logger = logging.getLogger(__name__)
 ADDRESS_FIELDS = ("street", "zip", "city", "state_id", "country_id")
 GEOCODE_FIELDS = ("geocode_status", "geocode_source", "geocode_date", "geocode_error")
 DEFAULT_BATCH_SIZE = 50
+COORDINATES_INDEX = "res_partner_crm_coordinates_index"
 MAP_ACTION = "crm_opportunity_management.crm_lead_action_opportunity_map"
 NEARBY_RADIUS_KM = 50
 
@@ -47,7 +48,7 @@ class ResPartner(models.Model):
     def init(self):
         res = super().init()
         # the bounding-box prefilter of the map's radius search
-        create_index(self.env.cr, "res_partner_crm_coordinates_index", self._table,
+        create_index(self.env.cr, COORDINATES_INDEX, self._table,
                      ["partner_latitude", "partner_longitude"])
         return res
 
@@ -190,18 +191,21 @@ class ResPartner(models.Model):
             batch_size = int(param) if param and param.isdigit() and int(param) > 0 else DEFAULT_BATCH_SIZE
         self.flush_model(["active", "partner_latitude", "partner_longitude", "geocode_status", "geocode_date"])
         self.env["crm.lead"].flush_model(["partner_id", "active", "type"])
-        self.env.cr.execute(SQL(
-            """SELECT partner.id FROM res_partner partner
+        # the batch, and how many candidates there are in all (for the progress), in one query
+        rows = self.env.execute_query(SQL(
+            """SELECT partner.id, COUNT(*) OVER () FROM res_partner partner
                 WHERE partner.active
                   AND COALESCE(partner.partner_latitude, 0) = 0 AND COALESCE(partner.partner_longitude, 0) = 0
                   AND (partner.geocode_status IS NULL OR (partner.geocode_status = 'error'
                        AND partner.geocode_date < NOW() AT TIME ZONE 'UTC' - INTERVAL '1 hour'))
                   AND EXISTS (SELECT 1 FROM crm_lead lead WHERE lead.partner_id = partner.id
                               AND lead.active AND lead.type = 'opportunity')
-             ORDER BY partner.id"""
+             ORDER BY partner.id
+                LIMIT %s""",
+            batch_size,
         ))
-        candidates = [row[0] for row in self.env.cr.fetchall()]
-        batch = self.browse(candidates[:batch_size])
+        batch = self.browse([partner_id for partner_id, _total in rows])
         batch._geocode()
-        self.env["ir.cron"]._notify_progress(done=len(batch), remaining=len(candidates) - len(batch))
+        total = rows[0][1] if rows else 0
+        self.env["ir.cron"]._notify_progress(done=len(batch), remaining=total - len(batch))
         return batch

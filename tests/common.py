@@ -91,11 +91,17 @@ class OpportunityCase(TransactionCase):
 
 
 class XmlRpcCase(HttpCase):
-    """Real XML-RPC calls over HTTP, as ``rpc_login`` (a user the subclass creates with
-    ``rpc_password``): ``self.call(model, method, *args, **kwargs)`` is ``execute_kw``."""
+    """Real XML-RPC calls over HTTP, as ``rpc_user`` (login ``rpc_login``, groups
+    ``rpc_groups``, created here): ``self.call(model, method, *args, **kwargs)`` is ``execute_kw``."""
 
     rpc_login = None
     rpc_password = "opp-rpc-password"
+    rpc_groups = "sales_team.group_sale_salesman"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.rpc_user = new_test_user(cls.env, cls.rpc_login, password=cls.rpc_password, groups=cls.rpc_groups)
 
     def setUp(self):
         super().setUp()

@@ -3,7 +3,7 @@ import xmlrpc.client
 
 from PyPDF2 import PdfReader
 
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 from odoo.tools.misc import find_in_path
 
 from .common import XmlRpcCase
@@ -15,13 +15,11 @@ class TestForecastUi(XmlRpcCase):
     live server), XML-RPC and a tour of the forecast screen."""
 
     rpc_login = "opp_forecaster"
+    rpc_groups = "sales_team.group_sale_manager"
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.manager = new_test_user(
-            cls.env, "opp_forecaster", password=cls.rpc_password, groups="sales_team.group_sale_manager"
-        )
         cls.team = cls.env["crm.team"].create({"name": "Forecast UI team"})
         cls.env["crm.lead"].create(
             [
@@ -41,7 +39,7 @@ class TestForecastUi(XmlRpcCase):
         self.assertTrue(find_in_path("wkhtmltopdf"), "wkhtmltopdf is installed by the harness")
         screen = (
             self.env["crm.lead.forecast"]
-            .with_user(self.manager)
+            .with_user(self.rpc_user)
             .create(
                 {"team_id": self.team.id, "date_from": "2027-01-01", "date_to": "2027-04-30", "backtest_periods": 1}
             )

@@ -132,11 +132,11 @@ class TestOpportunityMap(OpportunityCase):
         Lead = self.env["crm.lead"].with_user(self.sales_manager)
         Lead.get_map_data(self.domain)  # warm the caches (rules, fields)
         self.env.invalidate_all()
-        # the rules, the markers, the contacts, their qualities, states and countries
-        with self.assertQueryCount(7):
+        # the rules, the markers with their contacts, their qualities, states and countries
+        with self.assertQueryCount(6):
             small = Lead.get_map_data([*self.domain, ("partner_id", "in", self.partners[:3].ids)])
         self.env.invalidate_all()
-        with self.assertQueryCount(7):
+        with self.assertQueryCount(6):
             large = Lead.get_map_data(self.domain)
         self.assertLess(len(small["markers"]), len(large["markers"]))
 
@@ -187,16 +187,12 @@ class TestOpportunityMapXmlRpc(XmlRpcCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.user = cls.env["res.users"].create({
-            "name": "Map RPC", "login": cls.rpc_login, "password": cls.rpc_password,
-            "groups_id": [(6, 0, [cls.env.ref("sales_team.group_sale_salesman").id])],
-        })
         cls.partner = cls.env["res.partner"].create({
             "name": "Map RPC Contact", "partner_latitude": 45.33, "partner_longitude": 14.44,
         })
         cls.lead = cls.env["crm.lead"].create({
             "name": "Map RPC Opportunity", "type": "opportunity", "partner_id": cls.partner.id,
-            "user_id": cls.user.id, "expected_revenue": 2500,
+            "user_id": cls.rpc_user.id, "expected_revenue": 2500,
         })
 
     def test_get_map_data_over_xmlrpc(self):

@@ -1,7 +1,7 @@
 import xmlrpc.client
 
 from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_WARNING
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import XmlRpcCase
 
@@ -11,13 +11,11 @@ class TestXmlRpc(XmlRpcCase):
     """The opportunity record through Odoo's external API, over real HTTP."""
 
     rpc_login = "opp_rpc"
+    rpc_groups = "sales_team.group_sale_salesman_all_leads"
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.user = new_test_user(
-            cls.env, "opp_rpc", password=cls.rpc_password, groups="sales_team.group_sale_salesman_all_leads"
-        )
         cls.category = cls.env["product.category"].create({"name": "RPC family"})
         cls.level_75 = cls.env.ref("crm_opportunity_management.crm_probability_level_75")
 
@@ -85,13 +83,11 @@ class TestWorkflowXmlRpc(XmlRpcCase):
     """Workflow rules and boards through XML-RPC, over real HTTP."""
 
     rpc_login = "opp_rpc_wf"
+    rpc_groups = "sales_team.group_sale_salesman_all_leads"
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.user = new_test_user(
-            cls.env, "opp_rpc_wf", password=cls.rpc_password, groups="sales_team.group_sale_salesman_all_leads"
-        )
         Stage = cls.env["crm.stage"]
         cls.first = Stage.create({"name": "RPC first", "sequence": 301})
         cls.second = Stage.create({"name": "RPC second", "sequence": 302})
