@@ -91,7 +91,12 @@ class CrmInvoicingAnalysis(models.Model):
     # ------------------------------------------------------------------ the invoicing board
 
     def _get_board(self, domain, options):
-        """``crm.lead.get_board("invoicing", domain, options)``: one column per month."""
+        """``crm.lead.get_board("invoicing", domain, options)``: one column per month.
+
+        The screen passes its search (the search bar's facets, filters and favourites) as
+        ``domain``, and what a domain cannot say (the period, the company whose currency
+        the totals are in, the per-type dates, which types are collapsed) as ``options``.
+        """
         options = self._board_options(options)
         company = options["company"]
         domain = [
@@ -108,7 +113,8 @@ class CrmInvoicingAnalysis(models.Model):
         totals = self._board_totals(day_counts)
         expanded = [kind for kind in options["document_types"] if kind not in options["collapse"]]
         card_days = self._board_card_days(day_counts, expanded, options["limit"])
-        cards = self._board_cards(domain, options["limit"], card_days)
+        type_labels = self._board_document_type_labels()
+        cards = self._board_cards(domain, options["limit"], card_days, type_labels)
         currency = company.currency_id
         columns = []
         for month in self._board_months(options["date_from"], options["date_to"]):
@@ -118,19 +124,41 @@ class CrmInvoicingAnalysis(models.Model):
                 count, amount = totals.get((key, kind), (0, 0.0))
                 if kind in options["collapse"]:
                     if count:
-                        column_cards.append(self._board_collapsed_card(kind, count, currency.round(amount)))
+                        column_cards.append(
+                            self._board_collapsed_card(kind, type_labels[kind], count, currency.round(amount))
+                        )
                 else:
                     column_cards += cards.get((key, kind), [])
             columns.append({
                 "key": key,
-                "label": tools.format_date(self.env, month, date_format="MMMM yyyy"),
+                "label": self._board_month_label(month),
                 "count": sum(totals.get((key, kind), (0, 0.0))[0] for kind in options["document_types"]),
                 "amount": currency.round(
                     sum(totals.get((key, kind), (0, 0.0))[1] for kind in options["document_types"])
                 ),
                 "cards": column_cards,
             })
-        return {"kind": "invoicing", "currency": currency.name, "columns": columns}
+        return {
+            "kind": "invoicing",
+            "currency": currency.name,
+            "currency_id": currency.id,
+            # every type with its label in the user's language, for the screen's controls
+            "document_types": [{"key": kind, "label": label} for kind, label in type_labels.items()],
+            "columns": columns,
+        }
+
+    @api.model
+    def _board_month_label(self, month):
+        """The month as a column header: its standalone name (Babel's ``LLLL``: Croatian
+        "Listopad 2026", not the genitive "listopada" of a full date), first letter upper
+        case as a heading, in the user's language."""
+        label = tools.format_date(self.env, month, date_format="LLLL yyyy")
+        return label[:1].upper() + label[1:]
+
+    @api.model
+    def _board_document_type_labels(self):
+        """``{document_type: label}`` in the board's order, translated."""
+        return dict(self._fields["document_type"]._description_selection(self.env))
 
     def _board_day_counts(self, domain):
         """``[(day, document_type, count, amount)]``: summed by day in SQL (cheaper than
@@ -172,9 +200,10 @@ class CrmInvoicingAnalysis(models.Model):
             ranges.append((document_type, month_days[0][0], last))
         return ranges
 
-    def _board_cards(self, domain, limit, card_days):
+    def _board_cards(self, domain, limit, card_days, type_labels):
         """The documents of each (month, type), ``limit`` at most (0: all), with the names
-        they show, in one query over the rows of ``card_days``."""
+        they show, in one query over the rows of ``card_days``; the labels of their type
+        and payment state are the server's (translated), not the screen's."""
         if not card_days:
             return {}
         query = self._search(domain)
@@ -201,28 +230,31 @@ class CrmInvoicingAnalysis(models.Model):
              ORDER BY card.date, card.document_type, card.id""",
             ranked, SQL("card.rank <= %s", limit) if limit else SQL("TRUE"),
         ))
+        payment_labels = dict(self.env["account.move"]._fields["payment_state"]._description_selection(self.env))
         Currency, cards = self.env["res.currency"], {}
         for kind, model, res_id, name, day, partner, user, state, payment_state, amount, currency_id in rows:
             cards.setdefault((day.strftime("%Y-%m"), kind), []).append({
                 "model": model,
                 "id": res_id,
                 "document_type": kind,
+                "document_type_label": type_labels[kind],
                 "name": name or "",
                 "date": fields.Date.to_string(day),
                 "partner": partner or "",
                 "user": user or "",
                 "stage": state or "",
                 "payment_state": payment_state or "",
+                "payment_state_label": payment_labels.get(payment_state, "") if payment_state else "",
                 "amount": Currency.browse(currency_id).round(amount or 0.0),
             })
         return cards
 
-    def _board_collapsed_card(self, document_type, count, amount):
-        label = dict(self._fields["document_type"]._description_selection(self.env))[document_type]
+    @api.model
+    def _board_collapsed_card(self, document_type, label, count, amount):
         return {
-            "model": False, "id": False, "document_type": document_type, "collapsed": True, "count": count,
-            "name": _("%(type)s: %(count)s", count=count, type=label), "partner": "", "user": "", "stage": "",
-            "amount": amount,
+            "model": False, "id": False, "document_type": document_type, "document_type_label": label,
+            "collapsed": True, "count": count, "name": _("%(type)s: %(count)s", count=count, type=label),
+            "partner": "", "user": "", "stage": "", "amount": amount,
         }
 
     @api.model
@@ -284,9 +316,9 @@ class CrmInvoicingAnalysis(models.Model):
         currency_id = options.get("currency_id") or False
         if currency_id and (isinstance(currency_id, bool) or not isinstance(currency_id, int)):
             raise UserError(_("The option currency_id must be a currency id."))
-        limit = options.get("limit", 80)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise UserError(_("The board option limit must be a whole number of cards, 0 for all."))
+        # cards per column: the opportunity boards' default and check (crm.lead), not a copy
+        limit_option = {"limit": options["limit"]} if "limit" in options else {}
+        limit = self.env["crm.lead"]._board_options(limit_option)["limit"]
         return {
             "date_from": date_from.replace(day=1),
             "date_to": date_utils.end_of(date_to, "month"),

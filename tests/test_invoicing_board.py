@@ -1,6 +1,11 @@
+from lxml import etree
+
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
+from odoo.tools.safe_eval import safe_eval
+
+from ..models.crm_lead_board import BOARD_CARD_LIMIT
 
 
 @tagged("post_install", "-at_install")
@@ -215,6 +220,8 @@ class TestInvoicingBoard(AccountTestInvoicingCommon):
             ({"date_filters": {"order": {"date_from": "2026-03-01", "date_to": "2026-02-01"}}}, "date_filters"),
             ({"date_filters": {"order": {"date_from": "March"}}}, "date_filters"),
             ({"date_filters": {"order": "2026-03"}}, "date_filters"),
+            ({"limit": -1}, "limit"),
+            ({"limit": "80"}, "limit"),
         ):
             with self.assertRaisesRegex(UserError, message):
                 self.board(user=self.seller, **options)
@@ -232,3 +239,98 @@ class TestInvoicingBoard(AccountTestInvoicingCommon):
         self.env.invalidate_all()
         with self.assertQueryCount(7):
             self.board()
+
+    def test_month_labels_standalone(self):
+        """Column headers name the month as a heading does (the standalone form: Croatian
+        "Listopad", not the genitive "listopada" of "1. listopada 2026."), capitalised."""
+        for code in ("hr_HR", "ro_RO"):
+            self.env["res.lang"]._activate_lang(code)
+        options = {"date_from": "2026-01-01", "date_to": "2026-12-31", "document_types": ["order"]}
+        expected = {
+            "en_US": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                      "October", "November", "December"],
+            "hr_HR": ["Siječanj", "Veljača", "Ožujak", "Travanj", "Svibanj", "Lipanj", "Srpanj", "Kolovoz", "Rujan",
+                      "Listopad", "Studeni", "Prosinac"],
+            "ro_RO": ["Ianuarie", "Februarie", "Martie", "Aprilie", "Mai", "Iunie", "Iulie", "August",
+                      "Septembrie", "Octombrie", "Noiembrie", "Decembrie"],
+        }
+        for lang, months in expected.items():
+            board = self.env["crm.lead"].with_context(lang=lang).get_board("invoicing", [], options)
+            self.assertEqual([column["label"] for column in board["columns"]], [f"{month} 2026" for month in months])
+        october = self.env["crm.lead"].with_context(lang="hr_HR").get_board("invoicing", [], options)["columns"][9]
+        self.assertEqual((october["key"], october["label"]), ("2026-10", "Listopad 2026"))
+
+    def test_labels_from_the_server(self):
+        """The screen shows the server's labels of document types and payment states, in
+        the user's language (none copied into JavaScript)."""
+        board = self.board(collapse=["opportunity"])
+        february = board["columns"][1]
+        invoice = next(card for card in february["cards"] if card["id"] == self.invoice.id)
+        self.assertEqual((invoice["payment_state"], invoice["payment_state_label"]), ("not_paid", "Not Paid"))
+        self.assertEqual(invoice["document_type_label"], "Invoice")
+        collapsed = next(card for card in february["cards"] if card.get("collapsed"))
+        self.assertEqual((collapsed["document_type_label"], collapsed["name"]), ("Opportunity", "Opportunity: 1"))
+        order = next(card for column in board["columns"] for card in column["cards"]
+                     if card["document_type"] == "order")
+        self.assertEqual((order["document_type_label"], order["payment_state_label"]), ("Sales Order", ""))
+        self.assertEqual(board["currency_id"], self.env.company.currency_id.id)
+        self.assertEqual(board["document_types"], [
+            {"key": "opportunity", "label": "Opportunity"},
+            {"key": "order", "label": "Sales Order"},
+            {"key": "invoice", "label": "Invoice"},
+        ])
+        # in Croatian, from the module's translations
+        self.env["res.lang"]._activate_lang("hr_HR")
+        self.env["ir.module.module"]._load_module_terms(["crm_opportunity_management"], ["hr_HR"], overwrite=True)
+        croatian = self.env["crm.lead"].with_context(lang="hr_HR").get_board(
+            "invoicing", [], {**self.options, "collapse": ["opportunity"]})
+        self.assertEqual([kind["label"] for kind in croatian["document_types"]], ["Prilika", "Prodajni nalog", "Račun"])
+        february = croatian["columns"][1]
+        invoice = next(card for card in february["cards"] if card["id"] == self.invoice.id)
+        self.assertEqual(invoice["document_type_label"], "Račun")
+        collapsed = next(card for card in february["cards"] if card.get("collapsed"))
+        self.assertEqual(collapsed["document_type_label"], "Prilika")
+
+    def test_search_domain(self):
+        """The domain of the screen's search model (facets, filters, favourites) selects the
+        documents: filters of one group are OR-ed, groups AND-ed; a salesperson typed in the
+        search bar is an ``ilike`` on the name."""
+        type_filters = ["|", ("document_type", "=", "opportunity"), ("document_type", "=", "invoice")]
+        for user_term in (("user_id", "=", self.seller.id), ("user_id", "ilike", self.seller.name)):
+            board = self.env["crm.lead"].get_board("invoicing", [*type_filters, user_term], self.options)
+            cards = {(card["model"], card["id"]) for column in board["columns"] for card in column["cards"]}
+            self.assertEqual(cards, {("crm.lead", self.leads[0].id), ("account.move", self.invoice.id)})
+            self.assertEqual(sum(column["count"] for column in board["columns"]), 2)
+            self.assertEqual(sum(column["amount"] for column in board["columns"]), 1000 + 300)
+
+    def test_default_card_limit_is_the_boards(self):
+        """Without a limit, a month shows as many cards of a type as the opportunity boards'
+        columns (``BOARD_CARD_LIMIT``), and counts them all."""
+        self.env["crm.lead"].create([
+            {"name": f"Inv many {index}", "type": "opportunity", "user_id": self.seller.id, "expected_revenue": 1,
+             "date_expected_invoice": "2026-05-15"}
+            for index in range(BOARD_CARD_LIMIT + 1)
+        ])
+        may = self.board(document_types=["opportunity"])["columns"][4]
+        self.assertEqual((may["key"], may["count"], len(may["cards"])), ("2026-05", BOARD_CARD_LIMIT + 1,
+                                                                          BOARD_CARD_LIMIT))
+
+    def test_board_search_view(self):
+        """The client action opens the board's search view: the analysis's search fields and
+        document type filters, without the period, the company or groupings, which are the
+        board's own controls (or meaningless on it)."""
+        self.env.user.groups_id += self.env.ref("base.group_multi_currency")
+        action = self.env["ir.actions.actions"]._for_xml_id("crm_opportunity_management.crm_invoicing_board_action")
+        self.assertEqual(action["tag"], "crm_opportunity_management.invoicing_board")
+        Analysis = self.env["crm.invoicing.analysis"].with_context(**safe_eval(action["context"]))
+        arch = etree.fromstring(Analysis.get_views([(False, "search")])["views"]["search"]["arch"])
+        fields_ = {node.get("name") for node in arch.iter("field")}
+        self.assertLessEqual({"user_id", "currency_id", "opportunity_type_id", "partner_id", "name"}, fields_)
+        self.assertNotIn("company_id", fields_)
+        filters = {node.get("name"): node for node in arch.iter("filter")}
+        self.assertEqual(set(filters), {"opportunities", "orders", "invoices"})
+        self.assertEqual(
+            [safe_eval(filters[name].get("domain")) for name in ("opportunities", "orders", "invoices")],
+            [[("document_type", "=", kind)] for kind in ("opportunity", "order", "invoice")],
+        )
+        self.assertFalse(arch.xpath("//separator"), "the three type filters are one group (OR-ed)")

@@ -1,20 +1,17 @@
 /** @odoo-module **/
 
+import { formatDate } from "@web/core/l10n/dates";
 import { registry } from "@web/core/registry";
 
 const BOARD = ".o_crm_opportunity_management_invoicing_board";
 const CARD = ".o_crm_opportunity_management_invoicing_board_card";
-
-/** Type a date in a native date input (the tour helpers' "edit" does not handle them). */
-function setDate(name, value) {
-    const input = document.querySelector(`${BOARD} input[name='${name}']`);
-    input.value = value;
-    input.dispatchEvent(new Event("change", { bubbles: true }));
-}
+const OPPORTUNITY_FROM = `${BOARD} .o_crm_opportunity_management_type_date[data-document-type='opportunity'][data-bound='from'] input`;
 
 /**
- * The invoicing board: the documents of the current quarter by month; hiding a type,
- * collapsing another, then opening a document from its card.
+ * The invoicing board: the documents of the current quarter by month; the search's
+ * document type filter hides the orders, a type is collapsed, a type's own date filter
+ * (Odoo's date input, in the user's format) empties it, a facet typed in the search bar
+ * narrows the board, then a document opens from its card.
  * Data: see TestInvoicingBoardTour in tests/test_invoicing_board_tour.py.
  */
 registry.category("web_tour.tours").add("crm_opportunity_management_invoicing_board", {
@@ -28,9 +25,18 @@ registry.category("web_tour.tours").add("crm_opportunity_management_invoicing_bo
             trigger: `${BOARD} ${CARD}[data-document-type='opportunity']:contains('Tour invoicing opportunity')`,
         },
         {
-            content: "hide the orders",
-            trigger: `${BOARD} input[name='show_order']`,
+            content: "open the search's filters",
+            trigger: `${BOARD} .o_control_panel .o_searchview_dropdown_toggler`,
             run: "click",
+        },
+        {
+            content: "hide the orders: show the opportunities only",
+            trigger: ".o_filter_menu .o_menu_item:contains('Opportunities')",
+            run: "click",
+        },
+        {
+            content: "the filter is a facet of the search",
+            trigger: `${BOARD} .o_searchview_facet:contains('Opportunities')`,
         },
         {
             content: "the orders are gone",
@@ -55,9 +61,9 @@ registry.category("web_tour.tours").add("crm_opportunity_management_invoicing_bo
             run: "click",
         },
         {
-            content: "the opportunities' own date filter: from a day after the period",
-            trigger: `${BOARD} input[name='date_from_opportunity']`,
-            run: () => setDate("date_from_opportunity", "2999-01-01"),
+            content: "the opportunities' own date filter (a date input in the user's format): from a day after the period",
+            trigger: OPPORTUNITY_FROM,
+            run: `edit ${formatDate(luxon.DateTime.fromISO("2999-01-01"))} && press Enter`,
         },
         {
             content: "no opportunity is left on the board",
@@ -65,8 +71,39 @@ registry.category("web_tour.tours").add("crm_opportunity_management_invoicing_bo
         },
         {
             content: "clear the date filter",
-            trigger: `${BOARD} input[name='date_from_opportunity']`,
-            run: () => setDate("date_from_opportunity", ""),
+            trigger: OPPORTUNITY_FROM,
+            run: "clear && press Enter",
+        },
+        {
+            content: "the opportunity is back",
+            trigger: `${BOARD} ${CARD}[data-document-type='opportunity']:contains('Tour invoicing opportunity')`,
+        },
+        {
+            content: "remove the document type facet",
+            trigger: `${BOARD} .o_searchview_facet:contains('Opportunities') .o_facet_remove`,
+            run: "click",
+        },
+        {
+            content: "the orders are back",
+            trigger: `${BOARD} ${CARD}[data-document-type='order']:contains('Tour Invoicing Customer')`,
+        },
+        {
+            content: "search the opportunity's name in the search bar",
+            trigger: `${BOARD} .o_searchview_input`,
+            run: "edit Tour invoicing opportunity",
+        },
+        {
+            content: "the search bar proposes to search the documents by name first: take it",
+            trigger: `${BOARD} .o_searchview_autocomplete .o_menu_item.focus:contains('Tour invoicing opportunity')`,
+            run: "press Enter",
+        },
+        {
+            content: "a facet holds the search",
+            trigger: `${BOARD} .o_searchview_facet:contains('Tour invoicing opportunity')`,
+        },
+        {
+            content: "the board follows the search: the order is gone, the opportunity stays",
+            trigger: `${BOARD}:not(:has(${CARD}[data-document-type='order'])) ${CARD}[data-document-type='opportunity']:contains('Tour invoicing opportunity')`,
         },
         {
             content: "open the opportunity from its card",
