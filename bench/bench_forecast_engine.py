@@ -2,7 +2,7 @@
 
     python bench/bench_forecast_engine.py [--open 100000] [--reference-trials 200000] [--workers 2]
 
-1. Generates a synthetic history (``engine.forecast_synthetic``) and keeps exactly
+1. Generates a synthetic history (``tests/engine/synthetic.py``) and keeps exactly
    ``--open`` open opportunities, plus every closed one as history.
 2. Times the full ``engine.forecast.forecast`` (12 monthly periods, method "auto",
    statistics and calibration included): first call and best of three.
@@ -29,12 +29,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests" / "engine"))  # the tests' synthetic histories
 
 from engine.forecast import forecast, open_pipeline_weights, parse_options
 from engine.forecast_data import OPEN, prepare_opportunities
 from engine.forecast_distribution import QUANTILES, simulate
 from engine.forecast_periods import day_number, period_boundaries, periods_between
-from engine.forecast_synthetic import synthetic_history
+
+from synthetic import synthetic_history
 
 AS_OF = date(2025, 6, 15)
 OPTIONS = {"as_of": AS_OF, "date_from": "2025-06-01", "date_to": "2026-05-31", "granularity": "month"}

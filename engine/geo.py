@@ -1,7 +1,7 @@
-"""Geography of the opportunity map: distances, radius search, offline gazetteer, geocoding.
+"""Geography of the opportunity map: radius search bounds and validation, offline gazetteer, geocoding.
 
 One import point for the models; the code lives by concern in
-``geo_distance`` (haversine, bounding boxes, validation), ``geo_gazetteer`` (offline
+``geo_distance`` (bounding boxes, validation, the radius limit), ``geo_gazetteer`` (offline
 city positions from GeoNames, CC BY 4.0: show ``GEONAMES_ATTRIBUTION`` with them) and
 ``geo_geocoder`` (geopy provider, host-wide rate limit, cache, offline fallback).
 Pure Python: no Odoo import.
@@ -12,9 +12,6 @@ from .geo_distance import (
     MAX_RADIUS_KM,
     BoundingBox,
     bounding_box,
-    haversine_km,
-    haversine_km_array,
-    points_within_radius,
     validate_coordinates,
     validate_radius,
 )
@@ -32,7 +29,6 @@ from .geo_geocoder import (
     GeocodeCache,
     Geocoder,
     GeocodeResult,
-    InMemoryGeocodeCache,
     RateLimiter,
     format_query,
     nominatim_provider,
@@ -51,18 +47,14 @@ __all__ = [
     "GeocodeCache",
     "GeocodeResult",
     "Geocoder",
-    "InMemoryGeocodeCache",
     "OfflineGazetteer",
     "RateLimiter",
     "bounding_box",
     "default_gazetteer",
     "format_query",
-    "haversine_km",
-    "haversine_km_array",
     "nominatim_provider",
     "normalise_address",
     "normalise_name",
-    "points_within_radius",
     "validate_coordinates",
     "validate_radius",
 ]

@@ -1,8 +1,10 @@
-"""Distances and bounding boxes on the sphere, and validation of coordinates and radii.
+"""Bounding boxes on the sphere, and validation of coordinates and radii.
 
 All angles are decimal degrees (WGS 84 latitude / longitude), all distances kilometres.
 The Earth is a sphere of radius ``EARTH_RADIUS_KM``: the error against the ellipsoid is
-below 0.5 %, far less than what a city-level or street-level geocode is worth.
+below 0.5 %, far less than what a city-level or street-level geocode is worth. The
+great-circle distance itself is computed in SQL, next to the indexed coordinates
+(``models/crm_lead_map.py``); tests check it against an independent one (geopy).
 """
 
 import math
@@ -10,9 +12,10 @@ import numbers
 from typing import NamedTuple
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
+# The largest radius of a radius search, defined here only: ``validate_radius`` applies it,
+# the map's error message and its web client (through ``get_map_settings``) read it.
 MAX_RADIUS_KM = 20037.5  # half the equatorial circumference (pi * 6378.137 km): no point is farther
 
 
@@ -57,40 +60,6 @@ def validate_radius(radius_km: object) -> float:
     return radius
 
 
-def haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in km between two points (degrees; not validated, for speed)."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    half_dphi = (phi2 - phi1) / 2
-    half_dlambda = math.radians(lng2 - lng1) / 2
-    a = math.sin(half_dphi) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(half_dlambda) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
-
-
-def haversine_km_array(lat1: ArrayLike, lng1: ArrayLike, lat2: ArrayLike, lng2: ArrayLike) -> NDArray[np.float64]:
-    """Vectorised ``haversine_km``: the arguments broadcast like numpy arrays.
-
-    A NaN coordinate gives a NaN distance (e.g. a contact without coordinates).
-    """
-    phi1, phi2 = np.radians(np.asarray(lat1, dtype=float)), np.radians(np.asarray(lat2, dtype=float))
-    dlambda = np.radians(np.asarray(lng2, dtype=float) - np.asarray(lng1, dtype=float))
-    a = np.sin((phi2 - phi1) / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a)))
-
-
-def points_within_radius(
-    lat: float, lng: float, radius_km: float, lats: ArrayLike, lngs: ArrayLike
-) -> NDArray[np.bool_]:
-    """Mask of the points ``(lats[i], lngs[i])`` at most ``radius_km`` from ``(lat, lng)``.
-
-    The centre and radius are validated (``ValueError``); points with a NaN coordinate
-    are outside. Use after the SQL prefilter of ``bounding_box`` to keep the exact circle.
-    """
-    lat, lng = validate_coordinates(lat, lng)
-    radius_km = validate_radius(radius_km)
-    with np.errstate(invalid="ignore"):
-        return haversine_km_array(lat, lng, lats, lngs) <= radius_km
-
-
 class BoundingBox(NamedTuple):
     """Latitude / longitude limits enclosing a circle, for an SQL ``BETWEEN`` prefilter.
 
@@ -116,11 +85,6 @@ class BoundingBox(NamedTuple):
         if self.crosses_antimeridian:
             return [(self.min_lng, 180.0), (-180.0, self.max_lng)]
         return [(self.min_lng, self.max_lng)]
-
-    def contains(self, lat: float, lng: float) -> bool:
-        """Whether the point lies in the box (the SQL prefilter in Python)."""
-        in_lat = self.min_lat <= lat <= self.max_lat
-        return in_lat and any(low <= lng <= high for low, high in self.lng_ranges())
 
 
 def bounding_box(lat: float, lng: float, radius_km: float) -> BoundingBox:

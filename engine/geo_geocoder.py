@@ -190,21 +190,6 @@ class GeocodeCache(Protocol):
         """Store (or replace) the answer for ``key``."""
 
 
-class InMemoryGeocodeCache:
-    """A ``GeocodeCache`` in a dict (tests, scripts); the add-on stores answers in the database."""
-
-    def __init__(self) -> None:
-        self.answers: dict[str, CachedGeocode] = {}
-
-    def get(self, key: str) -> CachedGeocode | None:
-        """The stored answer for ``key``, if any."""
-        return self.answers.get(key)
-
-    def put(self, key: str, answer: CachedGeocode) -> None:
-        """Store the answer for ``key``."""
-        self.answers[key] = answer
-
-
 class SupportsGeocode(Protocol):
     """What ``Geocoder`` needs of a provider: a geopy geocoder's ``geocode`` (sync adapter)."""
 
@@ -255,6 +240,7 @@ class Geocoder:
 
     ``provider``: a geopy geocoder (``nominatim_provider(...)``) or any object with its
     ``geocode`` method; ``None`` switches the network off (cache and gazetteer only).
+    ``cache``: where the provider's answers are kept (the add-on: ``crm.geocode.cache``).
     ``rate_limiter``: defaults to a host-wide ``RateLimiter()`` (one request per second).
     ``gazetteer``: defaults to ``default_gazetteer()``; ``offline_fallback=False`` disables it.
     Addresses in ``known_failures`` (key → error) are not sent to the provider: they get
@@ -266,8 +252,8 @@ class Geocoder:
 
     def __init__(
         self,
-        provider: SupportsGeocode | None = None,
-        cache: GeocodeCache | None = None,
+        provider: SupportsGeocode | None,
+        cache: GeocodeCache,
         rate_limiter: SupportsWait | None = None,
         gazetteer: OfflineGazetteer | None = None,
         *,
@@ -278,7 +264,7 @@ class Geocoder:
     ) -> None:
         self.provider = provider
         self.provider_name = provider_name or (type(provider).__name__.lower() if provider is not None else "none")
-        self.cache: GeocodeCache = cache if cache is not None else InMemoryGeocodeCache()
+        self.cache: GeocodeCache = cache
         self.rate_limiter: SupportsWait | None = rate_limiter
         if provider is not None and rate_limiter is None:
             self.rate_limiter = RateLimiter()

@@ -43,7 +43,7 @@ class CrmLead(models.Model):
         groupby = {"progress": "probability_level_id", "stages": "stage_id"}[kind]
         totals = {
             group: (count, amount)
-            for group, count, amount in self._read_group(domain, [groupby], ["__count", "amount_net_company:sum"])
+            for group, count, amount in self._read_group(domain, [groupby], ["__count", "expected_revenue:sum"])
         }
         columns = builders[kind](domain, totals)
         keys = [group.id or None for group in totals]
@@ -118,23 +118,16 @@ class CrmLead(models.Model):
             if not branches:
                 return {}
             selected = SQL(" UNION ALL ").join(branches)
-        lang = self.env.lang or "en_US"
         default_currency = self.env.company.currency_id  # read before the cards' query, not amid its rows
         self.flush_model(["name", "number", "partner_id", "partner_name", "contact_name", "user_id", "stage_id",
-                          "probability_level_id", "amount_net_company", "company_id", "priority"])
+                          "probability_level_id", "expected_revenue", "company_id", "priority"])
         self.env["res.partner"].flush_model(["complete_name", "name"])
-        self.env["crm.stage"].flush_model(["name"])
-        self.env["crm.probability.level"].flush_model(["name"])
-
-        def translated(alias):
-            return SQL("COALESCE(%s.name->>%s, %s.name->>'en_US')", SQL.identifier(alias), lang,
-                       SQL.identifier(alias))
-
-        # the names as the cards' many2one fields display them (partner: its complete name)
+        # the names as the cards' many2one fields display them (partner: its complete name;
+        # stage and level: translated as Odoo reads them, flushed by execute_query)
         rows = self.env.execute_query(SQL(
             """SELECT lead.id, lead.%(groupby)s, lead.name, lead.number, COALESCE(partner.complete_name,
                       lead.partner_name, lead.contact_name), seller.name, %(stage)s, %(level)s,
-                      lead.amount_net_company, company.currency_id
+                      lead.expected_revenue, company.currency_id
                  FROM (%(selected)s) card
                  JOIN crm_lead lead ON lead.id = card.id
             LEFT JOIN res_partner partner ON partner.id = lead.partner_id
@@ -144,7 +137,8 @@ class CrmLead(models.Model):
             LEFT JOIN crm_probability_level level ON level.id = lead.probability_level_id
             LEFT JOIN res_company company ON company.id = lead.company_id
              ORDER BY lead.priority DESC, lead.id DESC""",
-            groupby=SQL.identifier(groupby), stage=translated("stage"), level=translated("level"),
+            groupby=SQL.identifier(groupby), stage=self.env["crm.stage"]._field_to_sql("stage", "name"),
+            level=self.env["crm.probability.level"]._field_to_sql("level", "name"),
             selected=selected,
         ))
         currencies, cards = {}, {}

@@ -1,11 +1,10 @@
 import re
-from collections import defaultdict
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, formatLang
 
-from ..engine.geo import EARTH_RADIUS_KM, bounding_box, validate_coordinates, validate_radius
+from ..engine.geo import EARTH_RADIUS_KM, MAX_RADIUS_KM, bounding_box, validate_coordinates, validate_radius
 
 MAP_OPTIONS = ("center", "radius_km")
 
@@ -62,45 +61,48 @@ class CrmLead(models.Model):
             "(COALESCE(partner.partner_latitude, 0) = 0 AND COALESCE(partner.partner_longitude, 0) = 0)",
             readable,
         )
-        self.flush_model(["partner_id", "amount_net_company"])
+        self.flush_model(["partner_id", "expected_revenue"])
         self.env["res.partner"].flush_model()
-        Partner = self.env["res.partner"]
-        text_fields = [name for name in Partner._formatting_address_fields()
-                       if Partner._fields[name].type == "char" and Partner._fields[name].column_type]
+        key_fields, text_fields = self._map_address_fields()
+        Quality = self.env["crm.contact.quality"]
+        Quality.check_access("read")  # its names come in the markers' query
         # the opportunities grouped by located contact (NULL: the missing ones), then the
         # columns of those contacts, in the same query
         rows = self.env.execute_query(SQL(
             """WITH markers AS (
                    SELECT CASE WHEN %(located)s THEN partner.id END AS partner_id,
-                          COUNT(lead.id) AS count, SUM(lead.amount_net_company) AS amount,
+                          COUNT(lead.id) AS count, SUM(lead.expected_revenue) AS amount,
                           ARRAY_AGG(lead.id ORDER BY lead.id) AS lead_ids
                      FROM crm_lead lead
                 LEFT JOIN res_partner partner ON partner.id = lead.partner_id
                     WHERE lead.id IN %(leads)s AND (NOT (%(located)s) OR %(within)s)
                  GROUP BY 1)
                SELECT markers.count, markers.amount, markers.lead_ids, partner.id, partner.complete_name,
-                      partner.partner_latitude, partner.partner_longitude, partner.contact_quality_id,
-                      partner.state_id, partner.country_id, %(texts)s
+                      partner.partner_latitude, partner.partner_longitude, %(quality)s, %(address)s
                  FROM markers
             LEFT JOIN res_partner partner ON partner.id = markers.partner_id
+            LEFT JOIN crm_contact_quality quality ON quality.id = partner.contact_quality_id
              ORDER BY partner.id""",
             located=located, leads=leads.subselect(), within=self._map_within_sql(circle),
-            texts=SQL(", ").join(SQL.identifier("partner", name) for name in text_fields),
+            quality=Quality._field_to_sql("quality", "name"),
+            address=SQL(", ").join(SQL.identifier("partner", name) for name in key_fields + text_fields),
         ))
         return {
-            "markers": self._map_markers([row[3:] + row[:3] for row in rows if row[3]], text_fields),
+            "markers": self._map_markers([row[3:] + row[:3] for row in rows if row[3]], key_fields, text_fields),
             "missing": sum(row[0] for row in rows if not row[3]),
             "currency_id": self.env.company.currency_id.id,
         }
 
     @api.model
     def get_map_settings(self):
-        """Tile server of the map (an empty URL: no tiles, markers on a plain background)."""
+        """Tile server of the map (an empty URL: no tiles, markers on a plain background) and
+        the largest radius of a radius search (km), which the web client checks before asking."""
         params = self.env["ir.config_parameter"].sudo()
         return {
             # installed with OpenStreetMap's tiles (data/base_geo_provider_data.xml); emptied: none
             "tile_url": params.get_param("crm_opportunity_management.map_tile_url") or "",
             "tile_attribution": params.get_param("crm_opportunity_management.map_tile_attribution") or "",
+            "max_radius_km": MAX_RADIUS_KM,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -126,8 +128,8 @@ class CrmLead(models.Model):
             radius = validate_radius(radius)
         except ValueError:
             raise UserError(_(
-                "The radius must be a number of km greater than 0 and at most 20,000 (half the Earth's "
-                "circumference)."
+                "The radius must be a number of km greater than 0 and at most %(max_km)s (half the Earth's "
+                "circumference).", max_km=formatLang(self.env, MAX_RADIUS_KM, digits=1),
             )) from None
         return lat, lng, radius
 
@@ -155,26 +157,38 @@ class CrmLead(models.Model):
         )
 
     @api.model
-    def _map_markers(self, rows, text_fields):
-        """Markers from the contacts' rows ``(id, name, lat, lng, quality, state, country,
-        *address texts, count, amount, lead_ids)``: names of qualities, states and countries
-        are read once each, translated, and addresses follow their country's format as
-        ``_display_address`` does (20,000 contacts through records would take a second)."""
+    def _map_address_fields(self):
+        """The stored fields Odoo formats addresses from (``_formatting_address_fields``), as
+        ``(keys, texts)``: the texts are the contact's own lines (street, city, …), the keys
+        the others (country, state, …), which choose the format and its country and state parts."""
         Partner = self.env["res.partner"]
+        stored = [name for name in dict.fromkeys(Partner._formatting_address_fields())
+                  if Partner._fields[name].store and Partner._fields[name].column_type]
+        texts = [name for name in stored if Partner._fields[name].type == "char"]
+        return [name for name in stored if name not in texts], texts
 
-        def related(model, column):
-            return self.env[model].browse({row[column] for row in rows} - {None})
+    @api.model
+    def _map_markers(self, rows, key_fields, text_fields):
+        """Markers from the contacts' rows ``(id, name, lat, lng, quality name, *address keys,
+        *address texts, count, amount, lead_ids)``.
 
-        # plain values once per quality, state and country: 20,000 contacts share a few of them
-        quality_names = {quality.id: quality.name for quality in related("crm.contact.quality", 4)}
-        states = {state.id: {"state_code": state.code, "state_name": state.name}
-                  for state in related("res.country.state", 5)}
-        no_state = {"state_code": "", "state_name": ""}
-        default_format = Partner._get_default_address_format()
-        countries = {country.id: ({"country_code": country.code, "country_name": country.name},
-                                  country.address_format or default_format)
-                     for country in related("res.country", 6)}
-        no_country = ({"country_code": "", "country_name": ""}, default_format)
+        Addresses are Odoo's ``_display_address(without_company=True)``: its
+        ``_prepare_display_address`` runs once per distinct country and state, on one contact
+        of each (read in one query), and each contact's own lines (street, city, …) fill the
+        format and values it gives, as that method fills them. Calling it on each of 20,000
+        contacts made ``get_map_data`` about three times slower (bench/bench_map.py)."""
+        Partner = self.env["res.partner"].with_context(active_test=False)
+        key_end = 5 + len(key_fields)
+        representatives = {}
+        for row in rows:
+            representatives.setdefault(row[5:key_end], row[0])
+        examples = Partner.browse(representatives.values())
+        read = [*Partner._display_address_depends(), "commercial_company_name"]
+        examples.fetch([name for name in dict.fromkeys(read) if name in Partner._fields])
+        formats = {
+            key: example._prepare_display_address(without_company=True)
+            for key, example in zip(representatives, examples, strict=True)
+        }
         currency = self.env.company.currency_id
         if currency.rounding == 10 ** -currency.decimal_places:
             digits = currency.decimal_places
@@ -182,11 +196,12 @@ class CrmLead(models.Model):
         else:
             round_amount = currency.round
         markers = []
-        for partner_id, name, lat, lng, quality_id, state_id, country_id, *texts, count, amount, lead_ids in rows:
-            country_parts, address_format = countries.get(country_id, no_country)
-            address = defaultdict(str, zip(text_fields, (text or "" for text in texts), strict=True))
-            address.update(states.get(state_id, no_state))
-            address.update(country_parts)
+        for row in rows:
+            partner_id, name, lat, lng, quality = row[:5]
+            texts, (count, amount, lead_ids) = row[key_end:-3], row[-3:]
+            address_format, args = formats[row[5:key_end]]
+            address = args.copy()  # a defaultdict(str), as Odoo's
+            address.update(zip(text_fields, (text or "" for text in texts), strict=True))
             markers.append({
                 "partner_id": partner_id,
                 "name": name or "",
@@ -194,7 +209,7 @@ class CrmLead(models.Model):
                 "lng": lng,
                 "count": count,
                 "amount": round_amount(amount or 0.0),
-                "quality": quality_names.get(quality_id, False),
+                "quality": quality or False,
                 "address": "\n".join(line.strip() for line in (address_format % address).splitlines() if line.strip()),
                 "lead_ids": lead_ids,
             })

@@ -1,4 +1,5 @@
 from odoo import _, fields, models
+from odoo.osv import expression
 
 
 class CrmLead(models.Model):
@@ -27,7 +28,7 @@ class CrmLead(models.Model):
         ordered = dict.fromkeys(self.ids, 0.0)
         # Orders are in their own currency: each is converted at its own rate (that of its date).
         for order in self.env["sale.order"].search_fetch(
-            [("opportunity_id", "in", self.ids), ("state", "=", "sale")],
+            expression.AND([[("opportunity_id", "in", self.ids)], self._get_lead_sale_order_domain()]),
             ["opportunity_id", "amount_untaxed", "currency_rate"],
         ):
             ordered[order.opportunity_id.id] += order.amount_untaxed / (order.currency_rate or 1.0)
@@ -57,3 +58,8 @@ class CrmLead(models.Model):
             "name": _("Invoices of %(lead)s", lead=self.display_name),
         })
         return action
+
+    def _get_lead_quotation_and_order_domain(self):
+        """The orders an opportunity's figures come from: sale_crm's quotations and confirmed
+        orders (its hooks decide which states those are; cancelled orders are neither)."""
+        return expression.OR([self._get_lead_quotation_domain(), self._get_lead_sale_order_domain()])

@@ -62,6 +62,19 @@ class TestBoards(WorkflowCase):
             },
         )
 
+    def test_card_names_in_the_callers_language(self):
+        """Stage and level names on the cards as Odoo reads them: translated, else in English."""
+        self.env["res.lang"]._activate_lang("hr_HR")
+        self.preparation.with_context(lang="hr_HR").name = "Priprema"
+        self.levels[50].with_context(lang="hr_HR").name = "Pola-pola"
+        for lang, stage, level in (("hr_HR", "Priprema", "Pola-pola"), ("en_US", "Preparation", self.levels[50].name)):
+            board = self.env["crm.lead"].with_context(lang=lang).get_board("progress", self.domain)
+            cards = {card["id"]: card for column in board["columns"] for card in column["cards"]}
+            self.assertEqual((cards[self.tender_leads[1].id]["stage"], cards[self.tender_leads[1].id]["level"]),
+                             (stage, level), lang)
+            # no translation: the English name
+            self.assertEqual(cards[self.tender_leads[0].id]["level"], self.levels[10].name, lang)
+
     def test_stages_board_shows_the_workflow(self):
         board = self.env["crm.lead"].get_board("stages", self.domain)
         self.assertEqual(

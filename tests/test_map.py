@@ -1,13 +1,21 @@
 import random
 from collections import defaultdict
 
+from geopy.distance import great_circle
+
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
-from ..engine.geo import haversine_km
+from ..engine.geo import EARTH_RADIUS_KM, MAX_RADIUS_KM
 from .common import OpportunityCase, XmlRpcCase
 
 ZAGREB = (45.8150, 15.9819)
+
+
+def haversine_km(lat1, lng1, lat2, lng2):
+    """The great-circle distance of an independent implementation (geopy's), on the
+    sphere the map's SQL measures on."""
+    return great_circle((lat1, lng1), (lat2, lng2), radius=EARTH_RADIUS_KM).km
 
 
 @tagged("post_install", "-at_install")
@@ -84,7 +92,7 @@ class TestOpportunityMap(OpportunityCase):
         self.assertEqual(marker["name"], "Map Contact 1")
         self.assertEqual(marker["quality"], self.quality.name)
         self.assertIn("Zagreb", marker["address"])
-        # every address as Odoo formats it for its country (read without records, in one query)
+        # every address as Odoo formats it for its country and state (Odoo's formatting, not a copy of it)
         for each in data["markers"]:
             partner = self.env["res.partner"].browse(each["partner_id"])
             lines = partner._display_address(without_company=True).splitlines()
@@ -132,7 +140,8 @@ class TestOpportunityMap(OpportunityCase):
         Lead = self.env["crm.lead"].with_user(self.sales_manager)
         Lead.get_map_data(self.domain)  # warm the caches (rules, fields)
         self.env.invalidate_all()
-        # the rules, the markers with their contacts, their qualities, states and countries
+        # the company, the markers with their contacts and qualities, one contact per country
+        # and state (Odoo's address format), their countries and states, the currency
         with self.assertQueryCount(6):
             small = Lead.get_map_data([*self.domain, ("partner_id", "in", self.partners[:3].ids)])
         self.env.invalidate_all()
@@ -164,6 +173,7 @@ class TestOpportunityMap(OpportunityCase):
     def test_settings(self):
         settings = self.env["crm.lead"].with_user(self.salesman).get_map_settings()
         self.assertEqual(settings["tile_url"], "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+        self.assertEqual(settings["max_radius_km"], MAX_RADIUS_KM, "the web client checks the server's limit")
         self.assertIn("OpenStreetMap", settings["tile_attribution"])
         form = self.env["res.config.settings"].create({"crm_map_tile_url": False})
         form.execute()
@@ -210,5 +220,7 @@ class TestOpportunityMapXmlRpc(XmlRpcCase):
     def test_bad_options_over_xmlrpc(self):
         with self.assertRaisesRegex(Exception, "radius must be a number of km"):
             self.call("crm.lead", "get_map_data", [], {"center": [45.8, 15.97], "radius_km": -1})
+        with self.assertRaisesRegex(Exception, "at most 20,037.5 "):  # the engine's limit, formatted
+            self.call("crm.lead", "get_map_data", [], {"center": [45.8, 15.97], "radius_km": MAX_RADIUS_KM + 1})
         with self.assertRaisesRegex(Exception, "latitude between -90 and 90"):
             self.call("crm.lead", "get_map_data", [], {"center": [95, 15.97], "radius_km": 10})

@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.tests import tagged
 
@@ -52,6 +54,24 @@ class TestSalesLinks(AccountTestInvoicingCommon):
         self.lead.invalidate_recordset(["amount_invoiced", "invoice_count"])
         self.assertEqual(refund.opportunity_id, self.lead)
         self.assertEqual((self.lead.invoice_count, self.lead.amount_invoiced), (2, 500))
+
+    def test_sale_crm_hooks_decide_which_orders_count(self):
+        """Ordered amounts and the lines rebuilt from quotations take the orders sale_crm's
+        domain hooks name, so a module overriding them is followed."""
+        confirmed, sent = self.create_order(1000), self.create_order(300)
+        confirmed.action_confirm()
+        sent.action_quotation_sent()
+        self.create_order(50)._action_cancel()
+        self.assertEqual(self.lead.amount_ordered, 1000)
+        Lead = type(self.env["crm.lead"])
+        with patch.object(Lead, "_get_lead_sale_order_domain", lambda lead: [("state", "in", ("sent", "sale"))]):
+            self.lead.invalidate_recordset(["amount_ordered"])
+            self.assertEqual(self.lead.amount_ordered, 1300, "sent quotations count as orders")
+        self.lead.action_compute_from_quotations()
+        self.assertEqual(sum(self.lead.line_ids.mapped("amount_gross")), 1300, "quotations and orders, not cancelled")
+        with patch.object(Lead, "_get_lead_quotation_domain", lambda lead: [("state", "=", "draft")]):
+            self.lead.action_compute_from_quotations()
+        self.assertEqual(sum(self.lead.line_ids.mapped("amount_gross")), 1000, "the sent one is no quotation now")
 
     def test_confirming_an_order_wins_the_opportunity_when_set(self):
         self.env.company.crm_won_on_order_confirmation = False

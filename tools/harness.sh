@@ -247,8 +247,10 @@ module_tests() {
     rm -f "$report"
     # Through the addons-path link, so that pytest-odoo names the test modules
     # odoo.addons.crm_opportunity_management.tests.*, whatever the clone's folder is called.
+    # tools/pytest_odoo_test_mode.py imports Odoo's test framework in test mode before
+    # pytest-odoo does (else Odoo logs an ERROR with a stack while nothing failed).
     local tests=$ADDONS_LINK_DIR/$MODULE/tests
-    (cd "$CACHE_DIR" && PYTHONPATH=$ODOO_SRC python -m pytest -q -p no:cacheprovider \
+    (cd "$CACHE_DIR" && PYTHONPATH=$ODOO_SRC:$ROOT/tools python -m pytest -q -p no:cacheprovider -p pytest_odoo_test_mode \
         --rootdir="$ADDONS_LINK_DIR/$MODULE" -c "$ADDONS_LINK_DIR/$MODULE/pyproject.toml" \
         --odoo-config="$ODOO_RC" --odoo-http --odoo-log-level=warn \
         --ignore="$tests/engine" --junitxml="$report" "$tests") || true

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from engine.forecast import forecast, parse_options
-from engine.forecast_synthetic import synthetic_history
+
+from synthetic import synthetic_history
 
 AS_OF = "2025-01-10"
 OPTIONS = {"as_of": AS_OF, "date_from": "2025-01-01", "date_to": "2025-03-31", "currency": "EUR"}

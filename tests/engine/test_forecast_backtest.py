@@ -8,7 +8,8 @@ import pytest
 from engine.forecast import forecast
 from engine.forecast_backtest import backtest
 from engine.forecast_data import prepare_history, prepare_opportunities
-from engine.forecast_synthetic import synthetic_history
+
+from synthetic import synthetic_history
 
 AS_OF = date(2025, 6, 15)
 

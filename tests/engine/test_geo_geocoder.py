@@ -15,7 +15,6 @@ from engine.geo import (
     Address,
     CachedGeocode,
     Geocoder,
-    InMemoryGeocodeCache,
     OfflineGazetteer,
     RateLimiter,
     format_query,
@@ -44,6 +43,19 @@ class FakeProvider:
         if answer is None:
             return None
         return type("Location", (), {"latitude": answer[0], "longitude": answer[1]})()
+
+
+class InMemoryGeocodeCache:
+    """A ``GeocodeCache`` in a dict; the add-on keeps the answers in the database."""
+
+    def __init__(self):
+        self.answers = {}
+
+    def get(self, key):
+        return self.answers.get(key)
+
+    def put(self, key, answer):
+        self.answers[key] = answer
 
 
 class CountingLimiter:
@@ -346,7 +358,7 @@ def test_nominatim_provider_is_configured_without_a_request():
     assert isinstance(provider, Nominatim)
     assert provider.headers["User-Agent"] == "crm_opportunity_management/18.0 (test@example.com)"
     assert provider.timeout == 5
-    geocoder = Geocoder(provider)
+    geocoder = Geocoder(provider, InMemoryGeocodeCache())
     assert geocoder.provider_name == "nominatim"
     assert isinstance(geocoder.rate_limiter, RateLimiter) and geocoder.rate_limiter.path == DEFAULT_LOCK_PATH
 

@@ -5,7 +5,8 @@ import { Model } from "@web/model/model";
 
 /**
  * Data of the opportunity map: ``crm.lead.get_map_data`` for the search of the view,
- * restricted to the radius search when one is set, and the tile settings (read once).
+ * restricted to the radius search when one is set, and the map settings (tiles, largest
+ * radius; read once).
  */
 export class OpportunityMapModel extends Model {
     setup(params) {

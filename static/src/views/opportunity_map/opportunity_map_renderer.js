@@ -5,14 +5,12 @@ import { loadCSS, loadJS } from "@web/core/assets";
 import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
 import { renderToElement, renderToString } from "@web/core/utils/render";
-import { formatInteger, formatMonetary } from "@web/views/fields/formatters";
+import { formatFloat, formatInteger, formatMonetary } from "@web/views/fields/formatters";
 import { parseFloat } from "@web/views/fields/parsers";
 
 const LIB = "/crm_opportunity_management/static/lib";
 /** Drawn in place of a tile that cannot load (no network): the plain background shows. */
 const TRANSPARENT_TILE = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
-/** Largest radius get_map_data accepts: half the Earth's circumference. */
-const MAX_RADIUS_KM = 20000;
 const MARKER_SIZE = [30, 38];
 const MAX_ZOOM = 19;
 
@@ -311,8 +309,11 @@ export class OpportunityMapRenderer extends Component {
         } catch {
             radiusKm = NaN;
         }
-        if (!(radiusKm > 0 && radiusKm <= MAX_RADIUS_KM)) {
-            this.notification.add(_t("The radius must be a number of km greater than 0 and at most 20,000."), {
+        // the server's limit (get_map_settings), checked here to answer without a request
+        const maxRadiusKm = this.props.model.settings.max_radius_km;
+        if (!(radiusKm > 0 && radiusKm <= maxRadiusKm)) {
+            const maximum = formatFloat(maxRadiusKm, { trailingZeros: false });
+            this.notification.add(_t("The radius must be a number of km greater than 0 and at most %s.", maximum), {
                 type: "danger",
             });
             return null;

@@ -1,4 +1,4 @@
-"""Synthetic opportunity histories with a known truth, for tests, benchmarks and demos.
+"""Synthetic opportunity histories with a known truth, for the engine tests and the benchmark.
 
 Opportunities are created uniformly over ``days`` days before ``as_of``; each gets a
 stated probability (one of ``levels``), an expected close ``created + horizon`` and an
@@ -8,6 +8,8 @@ closing before ``as_of`` are closed, won with their *true* probability
 still open. This is exactly the forecast engine's model, so on such data its ranges
 should hold, and a miscalibrated team (e.g. ``true_rates={80: 0.4}``) is one the
 backtest must catch.
+
+Not part of the add-on: tests/engine and bench/bench_forecast_engine.py import it.
 """
 
 from collections.abc import Mapping, Sequence
