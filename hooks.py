@@ -17,7 +17,7 @@ def post_init_hook(env):
     leads.invalidate_recordset(["currency_id"])
     env["crm.probability.level"]._reassign_leads()
     # Amounts are stored computes: recompute them for the existing rows.
-    env.add_to_compute(leads._fields["amount_net_company"], leads)
+    env.add_to_compute(leads._fields["amount_net"], leads)
     leads.flush_recordset()
 
 

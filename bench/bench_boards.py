@@ -24,21 +24,23 @@ SIZES = {"crm_lead": 100_000, "sale_order": 50_000, "account_move": 50_000}
 
 
 def fill(env):
+    from odoo.tools import SQL  # odoo is on the path once bench_env put it there
+
     cr = env.cr
     cr.execute("SELECT COUNT(*) FROM crm_lead WHERE name LIKE 'BENCH %%'")
     if cr.fetchone()[0]:
         return
     users = env["res.users"].search([("share", "=", False)], limit=10).ids
     stages = env["crm.stage"].search([("is_won", "=", False)]).ids
-    levels = env["crm.probability.level"].search([])
-    level_case = " ".join(f"WHEN (n % 7) * 15 >= {int(level.percentage)} THEN {level.id}"
-                          for level in levels.sorted("percentage", reverse=True))
+    # the module's own rule for the level of a probability, as SQL
+    level = env["crm.probability.level"]._level_sql(SQL("((n %% 7) * 15)"))
+    level_sql = cr.mogrify(level.code, level.params).decode()
     copy_rows(cr, "crm_lead", "type = 'opportunity' AND active", SIZES["crm_lead"], {
         "name": "'BENCH ' || n", "number": "'BENCH/' || n",
         "user_id": f"(ARRAY{users})[1 + n % {len(users)}]",
         "stage_id": f"(ARRAY{stages})[1 + n % {len(stages)}]",
-        "probability": "(n % 7) * 15", "probability_level_id": f"CASE {level_case} END",
-        "expected_revenue": "1000 + n % 9000", "amount_net_company": "1000 + n % 9000",
+        "probability": "(n % 7) * 15", "probability_level_id": level_sql,
+        "expected_revenue": "1000 + n % 9000",
         "date_expected_invoice": "DATE '2025-01-01' + (n % 730)", "active": "TRUE",
     })
     copy_rows(cr, "sale_order", "state = 'sale'", SIZES["sale_order"], {

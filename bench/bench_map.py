@@ -46,7 +46,7 @@ def fill(env):
     copy_rows(cr, "crm_lead", "type = 'opportunity' AND active", OPPORTUNITIES, {
         "name": "'MAPBENCH ' || n", "number": "'MAPBENCH/' || n", "partner_id": f"{first} + n % {CONTACTS}",
         "user_id": f"(ARRAY{users})[1 + n % {len(users)}]", "probability": "(n % 7) * 15",
-        "expected_revenue": "1000 + n % 9000", "amount_net_company": "1000 + n % 9000", "active": "TRUE",
+        "expected_revenue": "1000 + n % 9000", "active": "TRUE",
     })
     cr.execute("ANALYZE res_partner; ANALYZE crm_lead")
     env.invalidate_all()

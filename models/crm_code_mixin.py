@@ -48,20 +48,27 @@ class CrmLeadCountMixin(models.AbstractModel):
 
 
 class CrmCacheMixin(models.AbstractModel):
-    """Configuration whose look-ups are cached (ormcache): any change clears the caches."""
+    """Configuration whose look-ups are cached (ormcache): creating or deleting records,
+    or writing one of ``_cache_fields`` (those the look-ups read), clears the caches;
+    other writes (a cron's ``last_run``, a description) leave every worker's caches alone."""
 
     _name = "crm.cache.mixin"
     _description = "Configuration Cached in Look-ups"
+    _cache_fields = set()
 
     @api.model_create_multi
     def create(self, vals_list):
+        records = super().create(vals_list)
         self.env.registry.clear_cache()
-        return super().create(vals_list)
+        return records
 
     def write(self, vals):
-        self.env.registry.clear_cache()
-        return super().write(vals)
+        result = super().write(vals)
+        if self._cache_fields & set(vals):
+            self.env.registry.clear_cache()
+        return result
 
     def unlink(self):
+        result = super().unlink()
         self.env.registry.clear_cache()
-        return super().unlink()
+        return result

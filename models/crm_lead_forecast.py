@@ -7,9 +7,11 @@ FORECAST_OPTIONS = {
     "date_from", "date_to", "granularity", "method", "trials", "seed", "calibrated", "commit_threshold", "backtest",
 }
 LEAD_FIELDS = [
-    "active", "probability", "automated_probability", "probability_level_id", "amount_net_company",
+    "active", "closing_state", "probability", "automated_probability", "probability_level_id", "expected_revenue",
     "date_deadline", "date_closed", "create_date", "stage_id", "opportunity_type_id", "user_id", "team_id",
 ]
+# the engine's outcome of each closing state: won, lost, open
+FORECAST_OUTCOMES = {"won": True, "lost": False, "open": None}
 HISTORY_FIELDS = ["lead_id", "stage_from_id", "stage_to_id", "date", "duration_days"]
 
 
@@ -60,9 +62,8 @@ class CrmLead(models.Model):
         (``automated_probability``). This approximates what the salesperson stated
         when only the level changed within a stage.
         """
+        # archived opportunities too: the lost ones, history behind slips and calibration
         leads = self.with_context(active_test=False).search_fetch(domain, LEAD_FIELDS, order="id")
-        # archived without being lost (probability > 0) is neither open nor closed: left out
-        leads = leads.filtered(lambda lead: lead.active or not lead.probability)
         rows = self.env["crm.lead.stage.history"].search_fetch(
             [("lead_id", "in", leads.ids)], HISTORY_FIELDS, order="date, id"
         )
@@ -77,7 +78,7 @@ class CrmLead(models.Model):
             for stage in stages
         }
         open_stage = self._forecast_last_open_stages(leads, rows, won_stages)
-        status = [self._forecast_won(lead) for lead in leads]
+        status = [FORECAST_OUTCOMES[lead.closing_state] for lead in leads]
         probability, stage = [], []
         for lead, won in zip(leads, status, strict=True):
             if won is None:
@@ -91,7 +92,7 @@ class CrmLead(models.Model):
         levels = self.env["crm.probability.level"]._find_for_probabilities(probability)
         opportunities = {
             "id": leads.ids,
-            "amount": [lead.amount_net_company for lead in leads],
+            "amount": [lead.expected_revenue for lead in leads],
             "probability": probability,
             "date_expected": [lead.date_deadline or None for lead in leads],
             "date_created": [lead.create_date or None for lead in leads],
@@ -117,15 +118,6 @@ class CrmLead(models.Model):
             "probability": [stage_probability.get(row.stage_to_id.id) for row in rows],
         }
         return opportunities, history
-
-    @api.model
-    def _forecast_won(self, lead):
-        """Odoo's outcome of ``lead``: ``True`` won, ``False`` lost, ``None`` open."""
-        if lead.active and lead.probability == 100:
-            return True
-        if not lead.active and not lead.probability:
-            return False
-        return None
 
     @api.model
     def _forecast_last_open_stages(self, leads, rows, won_stages):

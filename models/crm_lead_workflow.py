@@ -3,7 +3,8 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 # Changes that users are told about live (bus) and that the chatter tracks.
-NOTIFIED_FIELDS = {"stage_id", "probability", "probability_level_id", "active", "lost_reason_id"}
+# (a chosen level is written as its probability: see crm_lead._prepare_probability_vals)
+NOTIFIED_FIELDS = {"stage_id", "probability", "active", "lost_reason_id"}
 PROGRESS_KEY = "crm_opportunity_management.progress"
 LEVEL_CHOSEN_KEY = "crm_opportunity_management.level_chosen"
 
@@ -35,43 +36,50 @@ class CrmLead(models.Model):
                 )
             lead.allowed_stage_ids = team_stages[lead.team_id]
 
-    # ------------------------------------------------------------------ CRUD
+    # ------------------------------------------------------------------ steps of create / write (crm_lead.py)
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        leads = super().create(vals_list)
-        for lead, vals in zip(leads, vals_list, strict=True):
+    def _check_stages_created_in(self, vals_list):
+        """New opportunities given a stage may only be created in one their workflow allows."""
+        for lead, vals in zip(self, vals_list, strict=True):
             if vals.get("stage_id"):
                 lead._check_stage_transition(lead.stage_id, {}, entering_from=False)
-        leads._apply_stage_levels(vals_list)
-        leads._log_stage_changes(
-            [(lead, lead.env["crm.stage"], lead.stage_id, None) for lead in leads if lead.stage_id]
-        )
-        return leads
 
-    def write(self, vals):
-        if not self or not NOTIFIED_FIELDS & set(vals) or self.env.context.get("crm_progress_inner_write"):
-            return super().write(vals)
-        moving = self.env["crm.lead"]
-        if "stage_id" in vals:
-            new_stage = self.env["crm.stage"].browse(vals["stage_id"])
-            moving = self.filtered(lambda lead: lead.stage_id != new_stage)
-            if not self.env.context.get("crm_workflow_bypass"):
-                for lead in moving:
-                    lead._check_stage_transition(new_stage, vals, entering_from=lead.stage_id)
-            entered = moving._stage_entry_dates()
-            stages_before = {lead: lead.stage_id for lead in moving}
-        self._remember_progress()
-        if {"probability", "probability_level_id"} & set(vals):
-            self.env.cr.precommit.data.setdefault(LEVEL_CHOSEN_KEY, set()).update(self.ids)
-        result = super().write(vals)
-        if moving:
-            moving._log_stage_changes(
-                [(lead, lead_stage, new_stage, entered[lead]) for lead, lead_stage in stages_before.items()]
-            )
-            if not {"probability", "probability_level_id"} & set(vals):
-                moving._apply_stage_levels([{} for _lead in moving])
-        return result
+    def _check_stage_change(self, vals):
+        """The opportunities ``vals`` moves to another stage, once their workflow allowed it."""
+        if "stage_id" not in vals:
+            return self.browse()
+        new_stage = self.env["crm.stage"].browse(vals["stage_id"])
+        moving = self.filtered(lambda lead: lead.stage_id != new_stage)
+        if not self.env.context.get("crm_workflow_bypass"):
+            for lead in moving:
+                lead._check_stage_transition(new_stage, vals, entering_from=lead.stage_id)
+        return moving
+
+    def _stage_probability(self, vals):
+        """The probability these opportunities take on entering the stage of ``vals``
+        (its default level), ``None`` when they keep theirs."""
+        if not self or "stage_id" not in vals:
+            return None
+        return self._stage_default_probability(self.env["crm.stage"].browse(vals["stage_id"]), vals)
+
+    def _group_by_stage_probability(self, vals_list):
+        """``{probability: opportunities}`` of the new opportunities whose stage gives them
+        its default level."""
+        groups = {}
+        for lead, vals in zip(self, vals_list, strict=True):
+            percentage = self._stage_default_probability(lead.stage_id, vals)
+            if percentage is not None:
+                groups[percentage] = groups.get(percentage, self.browse()) | lead
+        return groups
+
+    @api.model
+    def _stage_default_probability(self, stage, vals):
+        """The percentage of ``stage``'s default level, unless ``vals`` gives a probability
+        (a chosen level is one) or the stage is a won one."""
+        level = stage.probability_level_id
+        if not level or stage.is_won or "probability" in vals:
+            return None
+        return level.percentage
 
     def merge_opportunity(self, user_id=False, team_id=False, auto_unlink=True):
         # A merge keeps the most advanced opportunity's stage whatever the rules between
@@ -140,18 +148,6 @@ class CrmLead(models.Model):
                 lead=self.display_name, stage=stage.name, problems="; ".join(problems),
             ))
 
-    def _apply_stage_levels(self, vals_list):
-        """Give the opportunities that entered a stage with a default level that level,
-        unless a probability or level was given, or the stage is a won one."""
-        by_level = {}
-        for lead, vals in zip(self, vals_list, strict=True):
-            level = lead.stage_id.probability_level_id
-            if level and not lead.stage_id.is_won and not {"probability", "probability_level_id"} & set(vals):
-                by_level[level] = by_level.get(level, self.browse()) | lead
-        for level, leads in by_level.items():
-            # Part of the stage change being written: notified and logged with it.
-            leads.with_context(crm_progress_inner_write=True).write({"probability_level_id": level.id})
-
     def _schedule_stage_activities(self):
         """Schedule the activity plan of each opportunity's current stage (called by the
         automated action "Schedule the stage's activities on entry")."""
@@ -171,7 +167,7 @@ class CrmLead(models.Model):
         """Tell the sales team leader that opportunities were won or lost (called by the
         automated actions "Notify the team leader ...")."""
         for lead in self.filtered(lambda lead: lead.team_id.user_id.partner_id):
-            outcome = _("won") if lead.probability == 100 and lead.active else _("lost")
+            outcome = _("won") if lead.closing_state == "won" else _("lost")
             lead.message_notify(
                 partner_ids=lead.team_id.user_id.partner_id.ids,
                 subject=_("%(lead)s was %(outcome)s", lead=lead.display_name, outcome=outcome),
@@ -196,19 +192,17 @@ class CrmLead(models.Model):
             return self.env.ref("crm_opportunity_management.mt_lead_probability_level")
         return subtype
 
-    def _progress_state(self):
-        self.ensure_one()
-        if not self.active and not self.probability:
-            return "lost"
-        return "won" if self.probability == 100 else "open"
-
-    def _remember_progress(self):
+    def _remember_progress(self, vals):
         """Keep, for the end of the transaction, where these opportunities stood before
         their first change in it: the live notifications are worked out and sent then,
         once per opportunity and transaction, for all of them together.
 
         The state is read from the database as last flushed (one query, and no pending
         recomputation forced: Odoo's predictive scoring is costly)."""
+        if not NOTIFIED_FIELDS & set(vals):
+            return
+        if "probability" in vals:
+            self.env.cr.precommit.data.setdefault(LEVEL_CHOSEN_KEY, set()).update(self.ids)
         pending = self.env.cr.precommit.data.setdefault(PROGRESS_KEY, {})
         if not pending:
             self.env.cr.precommit.add(self._send_progress_notifications)
@@ -216,11 +210,8 @@ class CrmLead(models.Model):
         if not new_ids:
             return
         self.env.cr.execute(SQL(
-            """SELECT id, stage_id, probability_level_id,
-                      CASE WHEN NOT active AND COALESCE(probability, 0) = 0 THEN 'lost'
-                           WHEN probability = 100 THEN 'won' ELSE 'open' END
-                 FROM crm_lead WHERE id = ANY(%s)""",
-            new_ids,
+            "SELECT id, stage_id, probability_level_id, %s FROM crm_lead WHERE id = ANY(%s)",
+            self._closing_state_sql("crm_lead"), new_ids,
         ))
         for lead_id, stage_id, level_id, state in self.env.cr.fetchall():
             pending[lead_id] = (stage_id, level_id, state, self.env.uid)
@@ -244,7 +235,7 @@ class CrmLead(models.Model):
                 "lead_id": lead.id,
                 "number": lead.number or "",
                 "name": lead.name,
-                "state": lead._progress_state(),
+                "state": lead.closing_state,
                 "changes": changes,
                 "author": author.name,
                 "message": _("%(lead)s: %(changes)s (by %(author)s)", lead=lead.display_name,
@@ -264,9 +255,8 @@ class CrmLead(models.Model):
                 "probability level %(old)s → %(new)s",
                 old=level.name or "-", new=self.probability_level_id.name or "-",
             ))
-        new_state = self._progress_state()
-        if new_state != state:
-            changes.append({"won": _("won"), "lost": _("lost"), "open": _("reopened")}[new_state])
+        if self.closing_state != state:
+            changes.append({"won": _("won"), "lost": _("lost"), "open": _("reopened")}[self.closing_state])
         return changes
 
     def _progress_recipients(self):
@@ -290,9 +280,20 @@ class CrmLead(models.Model):
 
     # ------------------------------------------------------------------ helpers
 
-    def _log_stage_changes(self, changes):
-        """Write the workflow log rows of ``changes`` (see crm.lead.stage.history)."""
+    def _stage_positions(self):
+        """``{lead: (its stage, when it entered it)}``, taken before a stage change."""
+        if not self:
+            return {}
+        return {lead: (lead.stage_id, entered) for lead, entered in self._stage_entry_dates().items()}
+
+    def _log_stage_changes(self, positions):
+        """Log, for each of these opportunities, its entry into its current stage from its
+        position before (``{lead: (stage, entered at)}``, see crm.lead.stage.history)."""
         History = self.env["crm.lead.stage.history"]
+        changes = []
+        for lead in self:
+            stage, entered = positions[lead]
+            changes.append((lead, stage, lead.stage_id, entered))
         # The log is written by the system for whoever moves the opportunity: salespeople
         # may read it, never write it.
         History.sudo().create(History._prepare_rows(changes, fields.Datetime.now()))

@@ -11,6 +11,7 @@ class CrmOpportunityType(models.Model):
     _inherit = ["crm.code.mixin", "crm.lead.count.mixin", "crm.cache.mixin"]
     _description = "Opportunity Type"
     _lead_count_field = "opportunity_type_id"
+    _cache_fields = {"company_id", "active", "sequence", "name"}  # those of _default_id
     _order = "sequence, name, id"
 
     name = fields.Char(required=True, translate=True)

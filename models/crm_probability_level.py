@@ -2,8 +2,6 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
-from ..engine.levels import levels_for_probabilities
-
 
 class CrmProbabilityLevel(models.Model):
     """A named band of the probability of success (e.g. "50 % - Proposal").
@@ -14,7 +12,8 @@ class CrmProbabilityLevel(models.Model):
     """
 
     _name = "crm.probability.level"
-    _inherit = ["crm.code.mixin", "crm.lead.count.mixin"]
+    _inherit = ["crm.code.mixin", "crm.lead.count.mixin", "crm.cache.mixin"]
+    _cache_fields = {"percentage", "active", "sequence"}  # those of _level_table
     _description = "Probability of Success Level"
     _lead_count_field = "probability_level_id"
     _order = "percentage, sequence, id"
@@ -54,17 +53,38 @@ class CrmProbabilityLevel(models.Model):
                     )
                 )
 
+    # The level of a probability, defined once: the first level of ``_level_table`` (highest
+    # percentage first) whose percentage is not above the probability. Python and SQL both
+    # read that table and that rule.
+
     @api.model
     def _find_for_probabilities(self, probabilities):
-        """Map each probability to its level: the highest whose percentage <= it."""
-        buckets = levels_for_probabilities(probabilities, self._level_table())
-        return {probability: self.browse(level_id) for probability, level_id in buckets.items()}
+        """``{probability: level}`` for each distinct probability (no level: empty)."""
+        table = self._level_table()
+        return {
+            probability: self.browse(
+                next((level_id for percentage, level_id in table if percentage <= (probability or 0.0)), ())
+            )
+            for probability in set(probabilities)
+        }
+
+    @api.model
+    def _level_sql(self, probability):
+        """The level id of the SQL expression ``probability``, as ``_find_for_probabilities``."""
+        table = self._level_table()
+        if not table:
+            return SQL("NULL::int")
+        return SQL("(CASE %s END)", SQL(" ").join(
+            SQL("WHEN COALESCE(%s, 0) >= %s THEN %s", probability, percentage, level_id)
+            for percentage, level_id in table
+        ))
 
     @api.model
     @tools.ormcache()
     def _level_table(self):
-        """``(percentage, id)`` of the active levels: read once per process, as every
-        change of an opportunity's probability needs it (cleared when levels change)."""
+        """``(percentage, id)`` of the active levels, highest percentage first: read once per
+        process, as every change of an opportunity's probability needs it (cleared when
+        levels change, see ``_cache_fields``)."""
         levels = self.sudo().search([], order="percentage desc, sequence, id")
         return tuple((level.percentage, level.id) for level in levels)
 
@@ -76,7 +96,7 @@ class CrmProbabilityLevel(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
-        if {"percentage", "active", "sequence"} & set(vals):
+        if self._cache_fields & set(vals):
             self._reassign_leads()
         return result
 
@@ -85,27 +105,15 @@ class CrmProbabilityLevel(models.Model):
         self.env["crm.probability.level"]._reassign_leads()
         return result
 
+    @api.model
     def _reassign_leads(self):
-        """Re-bucket every opportunity after the table of levels changed (and forget
-        the cached table).
-
-        One UPDATE for the whole table: the rule is the one of
-        ``_find_for_probabilities`` (highest active level whose percentage <= probability).
-        """
-        self.env.registry.clear_cache()
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE crm_lead lead
-                   SET probability_level_id = (
-                        SELECT level.id
-                          FROM crm_probability_level level
-                         WHERE level.active
-                           AND level.percentage <= COALESCE(lead.probability, 0)
-                      ORDER BY level.percentage DESC, level.sequence, level.id
-                         LIMIT 1)
-                """
-            )
-        )
+        """Re-file the opportunities whose level is no longer that of their probability
+        (the table changed, or a probability was written in SQL: Odoo's predictive
+        scoring cron): one UPDATE, rows already right untouched."""
+        self.env["crm.lead"].flush_model(["probability", "probability_level_id"])
+        level = self._level_sql(SQL.identifier("crm_lead", "probability"))
+        self.env.cr.execute(SQL(
+            "UPDATE crm_lead SET probability_level_id = %s WHERE probability_level_id IS DISTINCT FROM %s",
+            level, level,
+        ))
         self.env["crm.lead"].invalidate_model(["probability_level_id"])

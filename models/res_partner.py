@@ -68,8 +68,8 @@ class ResPartner(models.Model):
         amounts = dict.fromkeys(self.ids, 0.0)
         if self.ids:
             groups = self.env["crm.lead"]._read_group(
-                [("partner_id", "child_of", self.ids), ("type", "=", "opportunity"), ("probability", "<", 100)],
-                ["partner_id"], ["amount_net_company:sum"],
+                [("partner_id", "child_of", self.ids), ("type", "=", "opportunity"), ("closing_state", "=", "open")],
+                ["partner_id"], ["expected_revenue:sum"],
             )
             for partner, amount in groups:
                 # credit the partner and its listed parents (a company sees its contacts')

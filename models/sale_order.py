@@ -35,7 +35,7 @@ class SaleOrder(models.Model):
     def _mark_opportunities_won(self):
         """Confirming an order wins its opportunity, where the company asks for it."""
         opportunities = self.filtered("company_id.crm_won_on_order_confirmation").opportunity_id.filtered(
-            lambda lead: lead.active and lead.probability < 100
+            lambda lead: lead.closing_state == "open"
         )
         if opportunities:
             opportunities.action_set_won()

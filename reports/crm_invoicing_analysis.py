@@ -5,6 +5,8 @@ from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import SQL, date_utils
 
+from ..models.crm_lead import domain_sql
+
 DOCUMENT_TYPES = [("opportunity", "Opportunity"), ("order", "Sales Order"), ("invoice", "Invoice")]
 
 
@@ -61,13 +63,14 @@ class CrmInvoicingAnalysis(models.Model):
         self.env.cr.execute(SQL("CREATE OR REPLACE VIEW %s AS (%s)", SQL.identifier(self._table), self._query()))
 
     def _query(self):
+        Lead = self.env["crm.lead"]
         # ids: 3 * document id + 0 / 1 / 2, unique across the three kinds of documents
         return SQL("""
             SELECT lead.id * 3 AS id, 'opportunity' AS document_type, 'crm.lead' AS res_model, lead.id AS res_id,
                    lead.name AS name, COALESCE(lead.date_expected_invoice, lead.date_deadline) AS date,
                    lead.company_id, lead.user_id, lead.team_id, lead.partner_id, lead.currency_id,
                    lead.expected_revenue AS amount,
-                   CASE WHEN lead.probability >= 100 THEN 'won' ELSE 'open' END AS state,
+                   %(lead_state)s AS state,
                    NULL AS payment_state, lead.id AS opportunity_id, lead.opportunity_type_id
               FROM crm_lead lead
              WHERE lead.type = 'opportunity' AND lead.active
@@ -78,7 +81,7 @@ class CrmInvoicingAnalysis(models.Model):
                    sale.amount_untaxed / COALESCE(NULLIF(sale.currency_rate, 0), 1), sale.state,
                    NULL, sale.opportunity_id, sale.opportunity_type_id
               FROM sale_order sale
-             WHERE sale.state = 'sale'
+             WHERE %(confirmed_order)s  -- sale_crm's orders of an opportunity
          UNION ALL
             SELECT move.id * 3 + 2, 'invoice', 'account.move', move.id, move.name, move.invoice_date,
                    move.company_id, move.invoice_user_id, move.team_id, move.partner_id, move.currency_id,
@@ -86,7 +89,10 @@ class CrmInvoicingAnalysis(models.Model):
                    move.opportunity_type_id
               FROM account_move move
              WHERE move.state = 'posted' AND move.move_type IN ('out_invoice', 'out_refund')
-        """)
+        """,
+            lead_state=Lead._closing_state_sql("lead"),
+            confirmed_order=domain_sql(self.env["sale.order"], "sale", Lead._get_lead_sale_order_domain()),
+        )
 
     # ------------------------------------------------------------------ the invoicing board
 

@@ -91,17 +91,47 @@ class TestCrmProbabilityLevel(OpportunityCase):
         sixty.active = False
         self.assertEqual(lead.probability_level_id, self.levels[50])
 
-    def test_sql_and_python_buckets_agree(self):
-        probabilities = [0, 0.5, 10, 24.99, 25, 49, 50, 75.1, 89, 90, 99.9, 100]
-        leads = self.env["crm.lead"].create(
-            [
-                {"name": f"p{p}", "type": "opportunity", "probability": p, "company_id": self.company.id}
-                for p in probabilities
-            ]
-        )
-        python_levels = leads.mapped(lambda lead: lead.probability_level_id.id)
-        self.env["crm.probability.level"]._reassign_leads()
-        self.assertEqual(leads.mapped(lambda lead: lead.probability_level_id.id), python_levels)
+    def expected_level(self, probability):
+        """The oracle: the active level with the highest percentage not above ``probability``."""
+        levels = self.env["crm.probability.level"].search([])
+        below = levels.filtered(lambda level: level.percentage <= (probability or 0))
+        return max(below, key=lambda level: level.percentage) if below else levels.browse()
+
+    def test_level_table_edited_while_opportunities_move(self):
+        """Probabilities written (not yet flushed) in the same transaction as changes to the
+        table of levels: every opportunity ends in the level of its probability."""
+        probabilities = [0, 0.5, 10, 24.99, 25, 49, 50, 55, 60, 62.5, 75.1, 89, 90, 99.9, 100]
+        leads = self.env["crm.lead"].create([
+            {"name": f"p{p}", "type": "opportunity", "probability": p, "company_id": self.company.id}
+            for p in probabilities
+        ])
+        Level = self.env["crm.probability.level"]
+        for lead, probability in zip(leads, reversed(probabilities), strict=True):
+            lead.probability = probability  # pending: the table changes before the flush
+        sixty = Level.create({"code": "L60", "name": "Shortlisted", "percentage": 60})
+        leads[:5].write({"probability": 61})
+        sixty.percentage = 55
+        self.levels[90].active = False
+        leads[5:8].write({"probability_level_id": sixty.id})
+        self.levels[25].sequence = 99
+        self.env.flush_all()
+        leads.invalidate_recordset()
+        for lead in leads:
+            self.assertEqual(lead.probability_level_id, self.expected_level(lead.probability), lead.probability)
+
+    def test_predictive_scoring_cron_refiles_levels(self):
+        """Odoo's scoring cron writes probabilities in SQL: their levels follow."""
+        leads = self.env["crm.lead"].create([
+            {"name": f"pls{p}", "type": "opportunity", "probability": p, "company_id": self.company.id}
+            for p in (12, 30, 80)
+        ])
+        self.env.flush_all()
+        # what the cron's UPDATE does to a probability
+        self.env.cr.execute("UPDATE crm_lead SET probability = 95 - probability WHERE id = ANY(%s)", [leads.ids])
+        self.env["crm.lead"]._update_automated_probabilities()
+        leads.invalidate_recordset()
+        for lead in leads:
+            self.assertEqual(lead.probability_level_id, self.expected_level(lead.probability), lead.probability)
 
     def test_percentage_out_of_range(self):
         Level = self.env["crm.probability.level"]
