@@ -2,9 +2,9 @@
 
 Entry point: ``forecast(opportunities, history, options) -> dict``, the numbers behind
 ``crm.lead.get_forecast``. Input tables are described in ``engine.forecast_data``;
-``options`` (a dict, as received over RPC; unknown keys are ignored; ``None`` means
-"default", and so do ``False`` / ``""`` for the dates, choices and currency, but
-``trials``, ``seed`` and ``backtest`` must be integers — ``True`` / ``False`` are refused):
+``options`` (a dict; unknown keys are ignored; a missing key or ``None`` means
+"default"; ``False`` and ``""`` are not empty values but bad ones — a date, a choice or a
+number — except for the boolean ``calibrated``):
 
 ====================  ====================================================  ============
 key                   meaning                                               default
@@ -22,13 +22,14 @@ key                   meaning                                               defa
 ``calibrated``        use isotonic-calibrated probabilities for the         False
                       distribution (``mean``, ``p10``, ``p50``, ``p90``)
 ``backtest``          number of past periods to backtest (0..60)            0
-``currency``          company currency code, echoed as ``"currency"``       ``""``
+``currency``          company currency code, echoed as ``"currency"``       ``None``
 ====================  ====================================================  ============
 
-The result (see ``forecast``) holds only str, int, float, bool, lists and dicts with str
-keys — JSON and XML-RPC ready (no ``None``: empty keys are ``False``). Money is rounded
-to cents, percentages to 2 decimals. Bad input raises ``ValueError`` with a message fit
-for a ``UserError``.
+The result (see ``forecast``) holds only str, int, float, bool, ``None``, lists and dicts
+with str keys — JSON ready; an empty value (a group key, the currency when none was
+given) is ``None``, never ``False``, so a caller whose protocol has no ``None`` (XML-RPC
+without ``allow_none``) translates it. Money is rounded to cents, percentages to 2
+decimals. Bad input raises ``ValueError`` with a message fit for a ``UserError``.
 
 Per period: ``weighted`` = sum of amount x stated probability, ``commit`` = sum of the
 amounts with probability >= the threshold, ``best_case`` = sum of all open amounts (all
@@ -107,21 +108,17 @@ class ForecastOptions:
     commit_threshold: float = COMMIT_THRESHOLD
     calibrated: bool = False
     backtest: int = 0
-    currency: str = ""
-
-
-def _empty(value: object) -> bool:
-    return value is None or value is False or value == ""
+    currency: str | None = None
 
 
 def _date(value: object, name: str) -> date | None:
-    if _empty(value):
+    if value is None:
         return None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and value.strip():
         try:
             return datetime.fromisoformat(value.strip()).date()
         except ValueError as error:
@@ -138,7 +135,7 @@ def _integer(value: object, name: str, low: int, high: int) -> int:
 
 
 def _choice(value: object, name: str, choices: tuple[str, ...], default: str) -> str:
-    if _empty(value):
+    if value is None:
         return default
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}: expected one of {', '.join(choices)}")
@@ -171,12 +168,14 @@ def parse_options(options: Mapping | None = None, today: date | None = None) -> 
         threshold = COMMIT_THRESHOLD
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 100:
         raise ValueError(f"commit_threshold must be a number within 0..100, got {threshold!r}")
-    calibrated = options.get("calibrated") or False
+    calibrated = options.get("calibrated")
+    if calibrated is None:
+        calibrated = False
     if not isinstance(calibrated, bool):
         raise ValueError(f"calibrated must be true or false, got {calibrated!r}")
-    currency = options.get("currency") or ""
-    if not isinstance(currency, str):
-        raise ValueError(f"currency must be a string, got {currency!r}")
+    currency = options.get("currency")
+    if currency is not None and not (isinstance(currency, str) and currency.strip()):
+        raise ValueError(f"currency must be a currency code or None, got {currency!r}")
     return ForecastOptions(
         as_of=as_of,
         date_from=date_from,

@@ -16,7 +16,7 @@ column              meaning                                                     
 ``date_created``    creation date (empty: created before any backtest date)       no
 ``date_closed``     actual closing date, empty while open                         no
 ``won``             ``True`` = closed won, ``False`` = closed lost, ``None`` /     no
-                    NaN = open (Odoo's empty ``False`` must be sent as ``None``)
+                    NaN = open (a boolean: here ``False`` is a value, "lost")
 ``stage``, ``level``, ``type``, ``user``, ``team``  group keys for statistics     no
 ==================  ===========================================================  ========
 
@@ -26,21 +26,29 @@ optional ``duration_days`` (days spent in ``stage_from``; derived from consecuti
 dates when empty) and optional ``probability`` (0..100 right after the change, used by
 the backtest to know the probability a lead had at a past date).
 
+Empty values are ``None`` (or NaN / ``NaT``), the plain Python way; ``True`` / ``False``
+and ``""`` are not empty values: outside ``won`` they raise ``ValueError`` (a caller
+speaking another convention, such as Odoo's ``False``, translates it first).
 Dates may be ``date``, ``datetime``, ISO strings, ``pandas.Timestamp`` or
-``numpy.datetime64``; ``None``, ``NaT``, ``""`` and Odoo's ``False`` mean "empty".
-Timezone-aware values are converted to UTC. Missing amounts and probabilities count as
-0. Negative or non-finite amounts, and probabilities outside 0..100, raise
-``ValueError``. Normalised frames hold dates as float day numbers (NaN = empty).
+``numpy.datetime64``. Timezone-aware values are converted to UTC. Missing amounts and
+probabilities count as 0. Negative or non-finite amounts, and probabilities outside
+0..100, raise ``ValueError``. Normalised frames hold dates as float day numbers (NaN =
+empty).
 """
 
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 OPEN, LOST, WON = -1, 0, 1
 GROUP_COLUMNS = ("stage", "level", "type", "user", "team")
 Table = pd.DataFrame | Mapping[str, Iterable] | Iterable[Mapping]
+# what ``infer_dtype`` reports for object columns that hold neither booleans nor strings
+_NO_BOOL_NOR_STRING = frozenset(
+    {"empty", "integer", "floating", "mixed-integer-float", "decimal", "date", "datetime", "datetime64"}
+)
 
 
 def as_frame(table: Table | None, columns: Iterable[str]) -> pd.DataFrame:
@@ -55,10 +63,33 @@ def as_frame(table: Table | None, columns: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(columns))
 
 
+def _refuse_booleans_and_empty_strings(column: pd.Series, name: str, expected: str) -> None:
+    """``ValueError`` when ``column`` holds ``True`` / ``False`` or ``""``.
+
+    Neither is an empty value (``None`` is), and pandas would quietly read them as
+    ``0`` / ``1`` or as empty. Typed columns and columns of strings are checked without
+    a Python loop.
+    """
+    if column.dtype == bool:
+        bad = np.ones(len(column), dtype=bool)
+    elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        kind = infer_dtype(column, skipna=True)
+        if kind in _NO_BOOL_NOR_STRING:
+            return
+        if kind == "string":
+            bad = column.isin([""]).to_numpy(dtype=bool)
+        else:
+            bad = column.map(lambda value: isinstance(value, bool | np.bool_) or value == "").to_numpy(dtype=bool)
+    else:
+        return
+    if bad.any():
+        value = column.iloc[int(np.flatnonzero(bad)[0])]
+        raise ValueError(f"{name}: {value!r} is not {expected} (an empty value is None)")
+
+
 def to_days(column: pd.Series, name: str) -> np.ndarray:
     """Day numbers (float, NaN when empty) of a column of dates; ``ValueError`` on a non-date."""
-    if column.dtype == object:
-        column = column.where(~column.isin([False, ""]), None)
+    _refuse_booleans_and_empty_strings(column, name, "a date")
     try:
         stamps = pd.to_datetime(column)
     except (ValueError, TypeError, OverflowError) as error:
@@ -72,15 +103,21 @@ def to_days(column: pd.Series, name: str) -> np.ndarray:
 
 
 def _numbers(column: pd.Series, name: str) -> np.ndarray:
-    if column.dtype == bool:
-        raise ValueError(f"{name}: not a number")
+    """Floats of a column of numbers, NaN when empty; ``ValueError`` on a non-number or infinity."""
+    _refuse_booleans_and_empty_strings(column, name, "a number")
     try:
         values = pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
     except (ValueError, TypeError) as error:
         raise ValueError(f"{name}: not a number ({error})")
     if np.isinf(values).any():
         raise ValueError(f"{name}: infinite value")
-    return np.nan_to_num(values, nan=0.0)
+    return values
+
+
+def _keys(column: pd.Series, name: str) -> np.ndarray:
+    """Group keys (ids or names) as given; ``None`` / NaN is the empty key."""
+    _refuse_booleans_and_empty_strings(column, name, "a key")
+    return column.to_numpy()
 
 
 def _first_key(frame: pd.DataFrame, mask: np.ndarray) -> object:
@@ -109,11 +146,11 @@ def prepare_opportunities(table: Table | None) -> pd.DataFrame:
         if count and column not in frame:
             raise ValueError(f"opportunities: missing column {column!r}")
     empty = pd.Series([None] * count, index=frame.index, dtype=object)
-    amount = _numbers(frame["amount"], "amount") if count else np.zeros(0)
+    amount = np.nan_to_num(_numbers(frame["amount"], "amount")) if count else np.zeros(0)
     negative = amount < 0
     if negative.any():
         raise ValueError(f"amount must not be negative (opportunity {_first_key(frame, negative)!r})")
-    probability = _numbers(frame["probability"], "probability") if count else np.zeros(0)
+    probability = np.nan_to_num(_numbers(frame["probability"], "probability")) if count else np.zeros(0)
     outside = (probability < 0) | (probability > 100)
     if outside.any():
         raise ValueError(f"probability must be within 0..100 (opportunity {_first_key(frame, outside)!r})")
@@ -133,7 +170,7 @@ def prepare_opportunities(table: Table | None) -> pd.DataFrame:
         }
     )
     for column in GROUP_COLUMNS:
-        result[column] = frame[column].to_numpy() if column in frame else None
+        result[column] = _keys(frame[column], column) if column in frame else None
     return result
 
 
@@ -151,10 +188,7 @@ def prepare_history(table: Table | None) -> pd.DataFrame:
         raise ValueError("stage history: columns lead_id, stage_to and date are required")
 
     def numbers_or_nan(column: str) -> np.ndarray:
-        if column not in frame:
-            return np.full(count, np.nan)
-        values = pd.to_numeric(frame[column].where(frame[column].notna(), None), errors="coerce")
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _numbers(frame[column], f"stage history: {column}") if column in frame else np.full(count, np.nan)
 
     duration = numbers_or_nan("duration_days")
     if (duration < 0).any():
@@ -165,8 +199,8 @@ def prepare_history(table: Table | None) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "lead_id": frame["lead_id"].to_numpy() if count else empty.to_numpy(),
-            "stage_from": frame.get("stage_from", empty).to_numpy(),
-            "stage_to": frame["stage_to"].to_numpy() if count else empty.to_numpy(),
+            "stage_from": _keys(frame.get("stage_from", empty), "stage_from"),
+            "stage_to": _keys(frame["stage_to"], "stage_to") if count else empty.to_numpy(),
             "day": to_days(frame.get("date", empty), "date"),
             "duration": duration,
             "probability": probability,

@@ -3,8 +3,8 @@
 Inputs are the normalised frames of ``forecast_data`` (``prepare_opportunities`` /
 ``prepare_history``). Rates and probabilities in the outputs are percentages (0..100),
 like Odoo's probability; the Brier score is a fraction (0..1) by definition. Group keys
-are returned as given (ids or names); an empty key becomes ``False`` (Odoo's "empty"),
-so every output is plain JSON / XML-RPC data.
+are returned as given (ids or names); an empty key (``None``, NaN, ``NaT``) becomes
+``None``, so every output is plain JSON data.
 """
 
 from collections.abc import Iterable
@@ -21,9 +21,11 @@ BITMAP_LIMIT = 50_000_000  # stages x opportunities up to which visits are dedup
 
 
 def plain(value: object) -> object:
-    """A numpy / pandas scalar as a plain Python value; empty (None, NaN, NaT) as ``False``."""
-    if value is None or value is pd.NaT or (isinstance(value, float | np.floating) and np.isnan(value)):
-        return False
+    """A numpy / pandas scalar as a plain Python value; empty (None, NaN, NaT, NA) as ``None``."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float | np.floating) and np.isnan(value):
+        return None
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -224,7 +226,7 @@ def closed_outcomes(opportunities: pd.DataFrame, before: float | None = None) ->
 def reliability_table(opportunities: pd.DataFrame, calibrator: Calibrator = IDENTITY) -> list[dict]:
     """Per probability level of the closed rows: count, won, mean stated, observed and calibrated %.
 
-    Rows without a level are grouped under ``False``; when no row has a level, rows are
+    Rows without a level are grouped under ``None``; when no row has a level, rows are
     grouped by stated probability instead. Sorted by mean stated probability.
     """
     closed = opportunities["status"].to_numpy() != OPEN

@@ -15,12 +15,27 @@ FORECAST_OUTCOMES = {"won": True, "lost": False, "open": None}
 HISTORY_FIELDS = ["lead_id", "stage_from_id", "stage_to_id", "date", "duration_days"]
 
 
+def _none_as_false(value):
+    """The engine's result for XML-RPC, which cannot send ``None``: its empty values
+    (``None``) become Odoo's ``False``, in nested dicts and lists."""
+    if value is None:
+        return False
+    if isinstance(value, dict):
+        return {key: _none_as_false(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_none_as_false(item) for item in value]
+    return value
+
+
 class CrmLead(models.Model):
     """The sales forecast (weighted pipeline, won-revenue bands, calibration, backtest) of
     the opportunities the caller may read, as ``get_forecast`` for screens and XML-RPC.
 
     The numbers come from ``engine.forecast``; this side only reads the records (one
-    query per table) and turns them into the engine's input tables.
+    query per table) and turns them into the engine's input tables. The engine speaks
+    plain Python, whose empty value is ``None``; Odoo's is ``False`` (``""`` too in
+    options): this side translates both ways, the input here, the result in
+    ``get_forecast``.
     """
 
     _inherit = "crm.lead"
@@ -38,22 +53,25 @@ class CrmLead(models.Model):
             ``"commit_threshold"``, ``"backtest"`` (number of past periods)``}``
         :return: ``engine.forecast.forecast``'s dict: ``{"currency", "periods": [{"period",
             "weighted", "commit", "best_case", "won", "mean", "p10", "p50", "p90", …}],
-            "calibration": {"brier", "levels": [...]}, …}``, plus ``"backtest"`` when asked
+            "calibration": {"brier", "levels": [...]}, …}``, plus ``"backtest"`` when asked;
+            empty values (a group without level, salesperson, …) are ``False``
         """
         domain = self._board_domain(domain)
         options = self._forecast_options(options)
         self.check_access("read")
         opportunities, history = self._forecast_tables(domain)
         try:
-            return forecast(opportunities, history, options, today=fields.Date.context_today(self))
+            result = forecast(opportunities, history, options, today=fields.Date.context_today(self))
         except ValueError as error:
             raise UserError(_("The forecast cannot be computed: %(reason)s", reason=error)) from error
+        return _none_as_false(result)
 
     # ------------------------------------------------------------------ input tables
 
     @api.model
     def _forecast_tables(self, domain):
-        """The engine's opportunities and stage history as dicts of columns.
+        """The engine's opportunities and stage history as dicts of columns, empty
+        values as ``None`` (``False`` stays only in ``won``, where it means lost).
 
         Odoo writes 100 % / 0 % on closing, which would make every closed opportunity a
         perfect prediction; its probability here is the default level of the last stage
@@ -102,7 +120,7 @@ class CrmLead(models.Model):
             "won": status,
             "stage": stage,
             "level": [
-                lead.probability_level_id.id if won is None else levels[value].id or None
+                (lead.probability_level_id.id if won is None else levels[value].id) or None
                 for lead, won, value in zip(leads, status, probability, strict=True)
             ],
             "type": [lead.opportunity_type_id.id or None for lead in leads],
@@ -140,5 +158,10 @@ class CrmLead(models.Model):
 
     @api.model
     def _forecast_options(self, options):
+        """The engine's options: Odoo's empty values (``False``, ``""``) mean "default",
+        which the engine says with ``None``; ``calibrated=False`` is its default too."""
         options = self._rpc_options(options, FORECAST_OPTIONS)
-        return {**options, "currency": self.env.company.currency_id.name}
+        return {
+            **{key: None if value is False or value == "" else value for key, value in options.items()},
+            "currency": self.env.company.currency_id.name,
+        }

@@ -1,3 +1,4 @@
+import json
 import math
 from datetime import timedelta
 
@@ -130,6 +131,30 @@ class TestForecast(OpportunityCase):
         zero = Lead.get_forecast([("id", "=", self.open_leads[2].id)])
         self.assertEqual(zero["totals"]["best_case"], 0.0, "a zero amount forecasts nothing, without NaN")
 
+    def test_empty_values_are_none_for_the_engine_and_false_for_odoo(self):
+        """The engine gets and gives None for empty values; get_forecast takes and gives False."""
+        orphan = self.create_forecast_opportunity(600, 50, -3, user_id=False, opportunity_type_id=False)
+        orphan.action_set_won()
+        Lead = self.env["crm.lead"]
+        opportunities, history = Lead._forecast_tables(self.domain)
+        for name, column in (*opportunities.items(), *history.items()):
+            if name != "won":  # a boolean: False is "lost" there
+                self.assertFalse([value for value in column if value is False], f"no False in {name}")
+        self.assertIn(False, opportunities["won"])
+        engine = forecast(opportunities, history, Lead._forecast_options(None), today=self.today)
+        result = Lead.get_forecast(self.domain)
+        for group in ("user", "type"):
+            self.assertIn(None, [row["key"] for row in engine["statistics"]["win_rate"][group]], group)
+            self.assertNotIn(False, [row["key"] for row in engine["statistics"]["win_rate"][group]], group)
+            keys = [row["key"] for row in result["statistics"]["win_rate"][group]]
+            self.assertTrue(any(key is False for key in keys), group)
+            self.assertNotIn(None, keys, group)
+        # the same result, but None (JSON null) as False
+        self.assertEqual(result, json.loads(json.dumps(engine).replace("null", "false")))
+        empties = {"date_to": False, "date_from": "", "granularity": "", "method": False, "calibrated": False,
+                   "trials": False, "seed": False, "backtest": False, "commit_threshold": False}
+        self.assertEqual(Lead.get_forecast(self.domain, empties), result, "Odoo's empty options are the defaults")
+
     # ------------------------------------------------------------------ rights
 
     def test_salesperson_forecasts_only_what_he_may_read(self):
@@ -211,3 +236,15 @@ class TestForecast(OpportunityCase):
         self.assertEqual(action["domain"], [("forecast_id", "=", screen.id)])
         screen.action_compute()  # computing again replaces the lines
         self.assertEqual(len(screen.line_ids), len(result["periods"]))
+
+    def test_forecast_screen_shows_closed_opportunities_without_level(self):
+        """get_forecast gives a group without level as False: the screen names it, links no level."""
+        screen = self.env["crm.lead.forecast"].create({"team_id": self.team.id})
+        result = self.env["crm.lead"].get_forecast(self.domain)
+        result["calibration"]["levels"].append(
+            {"level": False, "count": 3, "won": 1, "stated": 5.0, "observed": 33.33, "calibrated": 20.0}
+        )
+        screen.write(screen._prepare_result_values(result))
+        no_level = screen.calibration_ids.filtered(lambda row: not row.level_id)
+        self.assertEqual((no_level.name, no_level.count), ("No level", 3))
+        self.assertEqual(screen.calibration_ids.level_id, self.levels[25] | self.levels[75])

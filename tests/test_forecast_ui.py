@@ -6,6 +6,7 @@ from PyPDF2 import PdfReader
 from odoo.tests import tagged
 from odoo.tools.misc import find_in_path
 
+from ..engine.forecast import forecast
 from .common import XmlRpcCase
 
 
@@ -82,6 +83,27 @@ class TestForecastUi(XmlRpcCase):
         with self.assertRaises(xmlrpc.client.Fault) as caught:
             self.call("crm.lead", "get_forecast", [], options={"granularity": "week"})
         self.assertIn("granularity", caught.exception.faultString)
+
+    def test_empty_keys_are_false_over_xmlrpc(self):
+        """The engine keys a closed opportunity without salesperson or type None; XML-RPC
+        (no None) gets Odoo's False, and Odoo's empty options are accepted as defaults."""
+        won = self.env["crm.lead"].create({
+            "name": "Forecast UI won", "type": "opportunity", "team_id": self.team.id, "expected_revenue": 500,
+            "probability": 60, "date_deadline": "2027-01-10", "user_id": False, "opportunity_type_id": False,
+        })
+        won.action_set_won()
+        domain = [("team_id", "=", self.team.id)]
+        Lead = self.env["crm.lead"]
+        engine = forecast(*Lead._forecast_tables(domain), Lead._forecast_options({"date_from": "2027-01-01"}))
+        result = self.call(
+            "crm.lead", "get_forecast", domain, options={"date_from": "2027-01-01", "date_to": False, "method": ""}
+        )
+        for group in ("user", "type"):
+            self.assertEqual([row["key"] for row in engine["statistics"]["win_rate"][group]], [None], group)
+            [row] = result["statistics"]["win_rate"][group]
+            self.assertIs(row["key"], False, group)
+            self.assertEqual((row["count"], row["won"]), (1, 1), group)
+        self.assertEqual([period["period"] for period in result["periods"]][::11], ["2027-01", "2027-12"])
 
     def test_forecast_screen_tour(self):
         self.start_tour(

@@ -95,9 +95,11 @@ class CrmLeadForecast(models.TransientModel):
     def _prepare_result_values(self, result):
         calibration = result["calibration"]
         backtest = result.get("backtest", {})
-        levels = self.env["crm.probability.level"].browse(
-            [row["level"] for row in calibration["levels"] if isinstance(row["level"], int)]
-        ).exists()
+        # level ids only: no level is False (an int too, but no id), no levels at all a float probability
+        levels = self.env["crm.probability.level"].browse([
+            row["level"] for row in calibration["levels"]
+            if isinstance(row["level"], int) and not isinstance(row["level"], bool)
+        ]).exists()
         return {
             "computed": True,
             "method_used": dict(self._fields["method"].selection).get(result["method"], result["method"]),

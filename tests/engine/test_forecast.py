@@ -37,7 +37,7 @@ def periods(result):
 
 
 def assert_plain(value):
-    """Only str / int / float / bool / list / dict with str keys, no None, no NaN."""
+    """Only str / int / float / bool / None / list / dict with str keys, no NaN."""
     if isinstance(value, dict):
         assert all(isinstance(key, str) for key in value)
         for item in value.values():
@@ -46,14 +46,15 @@ def assert_plain(value):
         for item in value:
             assert_plain(item)
     else:
-        assert type(value) in (str, int, float, bool), repr(value)
+        assert value is None or type(value) in (str, int, float, bool), repr(value)
         assert not (isinstance(value, float) and not math.isfinite(value))
 
 
 def assert_contract(result):
     assert_plain(result)
     json.dumps(result, allow_nan=False)
-    xmlrpc.client.dumps((result,), allow_none=False)  # what Odoo's XML-RPC will do with it
+    # marshallable by XML-RPC once the caller has replaced None (crm.lead.get_forecast does)
+    xmlrpc.client.dumps((result,), allow_none=True)
     assert {"currency", "periods", "calibration"} <= set(result)
     assert {"brier", "levels"} <= set(result["calibration"])
     for row in result["periods"]:
@@ -181,23 +182,101 @@ def test_opportunities_outside_the_range_are_ignored():
     assert result["totals"]["best_case"] == 0 and result["open_count"] == 1
 
 
-def test_odoo_style_input():
-    """List of dicts with Odoo's False for empty values, datetimes, timezone-aware stamps and a DataFrame."""
+def test_plain_python_input():
+    """List of dicts with None for empty values, datetimes, timezone-aware stamps and a DataFrame."""
     rows = [
-        {"id": 1, "amount": 1000.0, "probability": 50.0, "date_expected": date(2025, 1, 20), "date_closed": False,
-         "date_created": datetime(2024, 12, 1, 10, 30), "won": None, "stage": "New", "level": False, "user": False,
-         "type": False, "team": False},
+        {"id": 1, "amount": 1000.0, "probability": 50.0, "date_expected": date(2025, 1, 20), "date_closed": None,
+         "date_created": datetime(2024, 12, 1, 10, 30), "won": None, "stage": "New", "level": None, "user": None,
+         "type": None, "team": None},
         {"id": 2, "amount": 500.0, "probability": 50.0, "date_expected": "2025-01-02 08:00:00",
          "date_closed": datetime(2025, 1, 3, 23, 0, tzinfo=UTC), "date_created": "2024-12-01",
          "won": True, "stage": "Won", "level": "Medium", "user": 7, "type": 1, "team": 2},
     ]  # fmt: skip
-    history = [{"lead_id": 1, "stage_from": False, "stage_to": "New", "date": "2024-12-01 10:30:00"}]
+    history = [{"lead_id": 1, "stage_from": None, "stage_to": "New", "date": "2024-12-01 10:30:00"}]
     result = forecast(rows, history, OPTIONS)
     assert_contract(result)
     assert periods(result)["2025-01"]["won"] == 500
     assert forecast(pd.DataFrame(rows), pd.DataFrame(history), OPTIONS) == result
     columns = {key: [row[key] for row in rows] for key in rows[0]}
     assert forecast(columns, {key: [row[key] for row in history] for key in history[0]}, OPTIONS) == result
+
+
+def falses(value, path=""):
+    """Paths of every ``False`` in a result, except its boolean flags."""
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in falses(item, f"{path}/{key}")]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in falses(item, f"{path}/{index}")]
+    flags = ("/calibrated", "/inside")
+    return [path] if value is False and not path.endswith(flags) else []
+
+
+def test_empty_keys_come_back_as_none_never_false():
+    """Rows without level, salesperson, type, team or dates (None, NaN, NaT): empty keys are None."""
+    rows = [
+        {"id": 1, "amount": 100, "probability": 80, "won": True, "date_expected": None, "date_closed": "2024-12-02",
+         "date_created": None, "stage": None, "level": None, "user": None, "type": None, "team": None},
+        {"id": 2, "amount": 100, "probability": 20, "won": False, "date_expected": None, "date_closed": None,
+         "date_created": None, "stage": "New", "level": "Low", "user": 7, "type": np.nan, "team": None},
+        {"id": 3, "amount": 100, "probability": 50, "won": None, "date_expected": pd.NaT, "date_closed": None,
+         "date_created": None, "stage": None, "level": None, "user": None, "type": None, "team": None},
+    ]  # fmt: skip
+    history = [{"lead_id": 2, "stage_from": None, "stage_to": "New", "date": "2024-11-01", "duration_days": None}]
+    result = forecast(rows, history, {"as_of": AS_OF, "backtest": 2})
+    assert_contract(result)
+    assert result["currency"] is None  # no currency given
+    assert falses(result) == []
+    win_rate = result["statistics"]["win_rate"]
+    assert [row["key"] for row in win_rate["user"]] == [7, None] and win_rate["type"][0]["key"] is None
+    assert {row["key"] for row in win_rate["team"]} == {None} and win_rate["team"][0]["count"] == 2
+    assert [row["key"] for row in win_rate["stage"]] == ["New"]  # no stage is not a stage gone through
+    assert [row["level"] for row in result["calibration"]["levels"]] == ["Low", None]
+    assert result["undated_count"] == 1 and periods(result)["2025-01"]["best_case"] == 100
+    lost = forecast(rows[1:2], None, OPTIONS)  # won False is a value: lost, not open
+    assert (lost["open_count"], lost["calibration"]["count"], lost["calibration"]["levels"][0]["won"]) == (0, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"date_closed": False}, "date_closed: False is not a date"),
+        ({"date_expected": ""}, "date_expected: '' is not a date"),
+        ({"date_created": True}, "date_created: True is not a date"),
+        ({"amount": False}, "amount: False is not a number"),
+        ({"probability": ""}, "probability: '' is not a number"),
+        ({"level": False}, "level: False is not a key"),
+        ({"user": ""}, "user: '' is not a key"),
+        ({"won": ""}, "won: expected True, False or None"),
+    ],
+)
+def test_false_and_empty_strings_are_not_empty_values(row, message):
+    """False and "" (Odoo's empty values) are not the engine's (None): refused, not guessed."""
+    rows = [{"id": 1, "amount": 10, "probability": 10, "level": "Low", "user": 7}, {**OPPORTUNITIES[0], "id": 2, **row}]
+    with pytest.raises(ValueError, match=message):
+        forecast(rows, None, OPTIONS)
+    with pytest.raises(ValueError, match=message):
+        forecast(pd.DataFrame(rows), None, OPTIONS)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"stage_from": False}, "stage_from: False is not a key"),
+        ({"stage_to": ""}, "stage_to: '' is not a key"),
+        ({"date": False}, "date: False is not a date"),
+        ({"duration_days": False}, "duration_days: False is not a number"),
+        ({"probability": ""}, "probability: '' is not a number"),
+    ],
+)
+def test_false_and_empty_strings_are_not_empty_values_in_the_history(row, message):
+    history = [{"lead_id": 1, "stage_from": None, "stage_to": "New", "date": "2025-01-01"}, {**history_row(), **row}]
+    with pytest.raises(ValueError, match=message):
+        forecast(OPPORTUNITIES, history, OPTIONS)
+
+
+def history_row():
+    return {"lead_id": 1, "stage_from": "New", "stage_to": "Won", "date": "2025-01-05", "duration_days": 4.0,
+            "probability": 100.0}  # fmt: skip
 
 
 def test_missing_probability_and_amount_count_as_zero():
@@ -227,6 +306,16 @@ def test_missing_probability_and_amount_count_as_zero():
         ({"seed": 1.5}, "seed must be an integer"),
         ({"seed": True}, "seed must be an integer"),
         ({"seed": False}, "seed must be an integer"),
+        ({"backtest": False}, "backtest must be an integer"),
+        ({"commit_threshold": False}, "commit_threshold"),
+        ({"as_of": False}, "as_of: not a date"),
+        ({"date_from": ""}, "date_from: not a date"),
+        ({"date_to": False}, "date_to: not a date"),
+        ({"granularity": ""}, "unknown granularity"),
+        ({"method": False}, "unknown method"),
+        ({"calibrated": ""}, "calibrated"),
+        ({"currency": False}, "currency"),
+        ({"currency": ""}, "currency"),
         ({"seed": "7"}, "seed must be an integer"),
         ({"seed": -1}, "seed must be within"),
         ({"seed": 2**31}, "seed must be within 0..2,147,483,647"),
@@ -246,6 +335,17 @@ def test_bad_options(options, message):
 def test_options_must_be_a_dict():
     with pytest.raises(ValueError, match="options must be a dict"):
         forecast([], None, ["month"])
+
+
+def test_none_means_default_and_false_is_a_value_for_calibrated():
+    defaults = parse_options({"as_of": AS_OF})
+    keys = ("date_from", "date_to", "granularity", "method", "trials", "seed", "commit_threshold", "calibrated",
+            "backtest", "currency")  # fmt: skip
+    nones = dict.fromkeys(keys)
+    assert parse_options({"as_of": AS_OF, **nones}) == defaults
+    assert parse_options({"as_of": AS_OF, "calibrated": False}) == defaults
+    assert parse_options({"as_of": AS_OF, "calibrated": True}).calibrated is True
+    assert defaults.currency is None and forecast([], None, {"as_of": AS_OF})["currency"] is None
 
 
 def test_limits_are_accepted():

@@ -53,7 +53,7 @@ def test_win_rates_by_column_count_closed_rows_only():
     users = by_key(win_rates(OPPORTUNITIES, "user"))
     assert users["ann"] == {"key": "ann", "count": 2, "won": 1, "rate": 50.0}
     assert users["bob"] == {"key": "bob", "count": 1, "won": 0, "rate": 0.0}
-    assert users[False]["count"] == 1  # the empty salesperson is its own group
+    assert users[None]["count"] == 1  # the empty salesperson is its own group, keyed None
     assert by_key(win_rates(OPPORTUNITIES, "type"))["new"]["rate"] == pytest.approx(66.67)
 
 
@@ -100,8 +100,8 @@ def test_reliability_table_per_level():
         "calibrated": 80.0,
     }
     assert levels["Low"]["count"] == 1 and levels["Low"]["observed"] == 0.0  # the open lead 4 is not counted
-    assert levels[False]["stated"] == 50.0
-    assert [row["level"] for row in reliability_table(OPPORTUNITIES)] == ["Low", False, "High"]
+    assert levels[None]["stated"] == 50.0
+    assert [row["level"] for row in reliability_table(OPPORTUNITIES)] == ["Low", None, "High"]
 
 
 def test_reliability_by_probability_when_no_level_is_known():
