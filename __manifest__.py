@@ -39,6 +39,7 @@
         "views/crm_lead_line_views.xml",
         "views/crm_stage_views.xml",
         "views/crm_lead_stage_history_views.xml",
+        "views/crm_lead_history_views.xml",
         "views/crm_lead_views.xml",
         "views/crm_lead_board_views.xml",
         "views/res_partner_views.xml",

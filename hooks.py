@@ -19,6 +19,7 @@ def post_init_hook(env):
     # Amounts are stored computes: recompute them for the existing rows.
     env.add_to_compute(leads._fields["amount_net"], leads)
     leads.flush_recordset()
+    env["crm.lead.history"]._seed()
 
 
 def _number_existing_leads(leads):

@@ -11,6 +11,7 @@ from . import crm_lead
 from . import crm_lead_line
 from . import crm_stage
 from . import crm_lead_stage_history
+from . import crm_lead_history
 from . import crm_lead_workflow
 from . import crm_lead_board
 from . import crm_lead_sales
@@ -22,3 +23,4 @@ from . import ir_actions_act_window
 from . import crm_geocode_cache
 from . import base_geocoder
 from . import crm_lead_map
+from . import crm_lead_flow

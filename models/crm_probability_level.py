@@ -117,3 +117,4 @@ class CrmProbabilityLevel(models.Model):
             level, level,
         ))
         self.env["crm.lead"].invalidate_model(["probability_level_id"])
+        self.env["crm.lead.history"]._record(changed_by=self.env.uid)

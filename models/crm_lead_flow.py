@@ -1,0 +1,164 @@
+from datetime import datetime, time, timedelta
+
+import pytz
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, date_utils
+
+FLOW_OPTIONS = {"date_from", "date_to", "close_from", "close_to"}
+# the waterfall's steps, in its order, with the sign of their effect on the pipeline
+FLOW_STEPS = [
+    ("created", 1), ("pulled_in", 1), ("reopened", 1), ("increased", 1), ("decreased", -1),
+    ("pushed_out", -1), ("won", -1), ("lost", -1),
+]
+
+
+class CrmLead(models.Model):
+    """Pipeline flow: the pipeline of a closing period as it stood at two dates, and the
+    steps between them, rebuilt from the opportunity history (``crm.lead.history``)."""
+
+    _inherit = "crm.lead"
+
+    @api.model
+    @api.readonly
+    def get_pipeline_flow(self, domain=None, options=None):
+        """The opportunities expected to close in ``close_from``..``close_to`` (default: the
+        quarter holding ``date_to``): the pipeline at the start of ``date_from`` (default:
+        the first day of that quarter) and at the end of ``date_to`` (default: today), and
+        the steps from one to the other.
+
+        :param domain: opportunities to look at (the caller's rights apply; archived ones,
+            the lost, are read too)
+        :return: ``{"currency", "date_from", "date_to", "close_from", "close_to",
+            "start": {"count", "amount", "lead_ids"}, "end": {…}, "steps": [{"key", "label",
+            "count", "count_delta", "amount", "lead_ids"}]}``: amounts in company currency,
+            signed (what the step adds to the pipeline); ``start + Σ amount = end`` and
+            ``start + Σ count_delta = end`` (amount changes move no opportunity in or out).
+        """
+        options = self._flow_options(options)
+        leads = self.with_context(active_test=False)._search(self._board_domain(domain))
+        self.check_access("read")
+        start, end = (self._flow_moment(options[key]) for key in ("date_from", "date_to_next"))
+        rows = self._flow_rows(leads, start, end)
+        return self._flow_result(rows, options)
+
+    # ------------------------------------------------------------------ reading the history
+
+    def _flow_rows(self, leads, start, end):
+        """``[(lead id, before, after)]``: each opportunity's last history row before
+        ``start`` and before ``end`` as ``(state, expected closing, amount)`` (``None``: none
+        yet), for the opportunities that have one before ``end``; one query."""
+        History = self.env["crm.lead.history"]
+
+        def last_rows(moment):
+            return SQL(
+                """SELECT DISTINCT ON (history.lead_id) history.lead_id, history.state, history.date_deadline,
+                          history.amount_company
+                     FROM %(table)s history
+                    WHERE history.lead_id IN %(leads)s AND history.date < %(moment)s
+                 ORDER BY history.lead_id, history.date DESC, history.id DESC""",
+                table=History._table_sql, leads=leads.subselect(), moment=moment,
+            )
+
+        rows = self.env.execute_query(SQL(
+            """SELECT after.lead_id, before.state, before.date_deadline, before.amount_company,
+                      after.state, after.date_deadline, after.amount_company
+                 FROM (%s) after LEFT JOIN (%s) before ON before.lead_id = after.lead_id
+             ORDER BY after.lead_id""",
+            last_rows(end), last_rows(start),
+        ))
+        return [
+            (lead_id, (state0, deadline0, amount0 or 0.0) if state0 else None, (state1, deadline1, amount1 or 0.0))
+            for lead_id, state0, deadline0, amount0, state1, deadline1, amount1 in rows
+        ]
+
+    # ------------------------------------------------------------------ the waterfall
+
+    @api.model
+    def _flow_result(self, rows, options):
+        close_from, close_to = options["close_from"], options["close_to"]
+
+        def in_pipeline(values):
+            return bool(values) and values[0] == "open" and bool(values[1]) and close_from <= values[1] <= close_to
+
+        def due_in_period(values):
+            return bool(values[1]) and close_from <= values[1] <= close_to
+
+        start, end = {}, {}
+        steps = {key: {} for key, _sign in FLOW_STEPS}
+        for lead_id, before, after in rows:
+            was_in, is_in = in_pipeline(before), in_pipeline(after)
+            if was_in:
+                start[lead_id] = before[2]
+            if is_in:
+                end[lead_id] = after[2]
+            closed_now = after[0] in ("won", "lost") and (not before or before[0] == "open")
+            if was_in:
+                if after[2] != before[2]:
+                    steps["increased" if after[2] > before[2] else "decreased"][lead_id] = after[2] - before[2]
+                if not is_in:
+                    leaving = after[0] if after[0] in ("won", "lost") else "pushed_out"
+                    steps[leaving][lead_id] = -after[2]
+            elif is_in or (closed_now and due_in_period(after)):
+                # entered the pipeline (then maybe closed within the same span)
+                entering = "created" if not before else "reopened" if before[0] != "open" else "pulled_in"
+                steps[entering][lead_id] = after[2]
+                if not is_in:
+                    steps[after[0]][lead_id] = -after[2]
+        currency = self.env.company.currency_id
+
+        def total(amounts):
+            return {"count": len(amounts), "amount": currency.round(sum(amounts.values())), "lead_ids": sorted(amounts)}
+
+        labels = self._flow_step_labels()
+        return {
+            "currency": currency.name,
+            **{key: fields.Date.to_string(options[key]) for key in ("date_from", "date_to", "close_from", "close_to")},
+            "start": total(start),
+            "end": total(end),
+            "steps": [
+                {
+                    "key": key, "label": labels[key], **total(steps[key]),
+                    "count_delta": 0 if key in ("increased", "decreased") else sign * len(steps[key]),
+                }
+                for key, sign in FLOW_STEPS
+            ],
+        }
+
+    @api.model
+    def _flow_step_labels(self):
+        return {
+            "created": _("Created"), "pulled_in": _("Pulled in"), "reopened": _("Reopened"),
+            "increased": _("Increased"), "decreased": _("Decreased"), "pushed_out": _("Pushed out"),
+            "won": _("Won"), "lost": _("Lost"),
+        }
+
+    # ------------------------------------------------------------------ arguments
+
+    @api.model
+    def _flow_moment(self, day):
+        """The start of ``day`` where the user works, in UTC (as the history's dates)."""
+        zone = pytz.timezone(self.env.context.get("tz") or self.env.user.tz or "UTC")
+        return zone.localize(datetime.combine(day, time.min)).astimezone(pytz.utc).replace(tzinfo=None)
+
+    @api.model
+    def _flow_options(self, options):
+        options = self._rpc_options(options, FLOW_OPTIONS)
+        try:
+            values = {key: fields.Date.to_date(options.get(key) or None) for key in FLOW_OPTIONS}
+        except (TypeError, ValueError) as error:
+            raise UserError(_("The pipeline flow's dates must be dates (YYYY-MM-DD).")) from error
+        date_to = values["date_to"] or fields.Date.context_today(self)
+        quarter = date_utils.start_of(date_to, "quarter")
+        date_from = values["date_from"] or quarter
+        close_from = values["close_from"] or quarter
+        close_to = values["close_to"] or date_utils.end_of(quarter, "quarter")
+        if date_from > date_to:
+            raise UserError(_("The pipeline flow starts (%(start)s) after it ends (%(end)s).",
+                              start=date_from, end=date_to))
+        if close_from > close_to:
+            raise UserError(_("The closing period starts (%(start)s) after it ends (%(end)s).",
+                              start=close_from, end=close_to))
+        return {"date_from": date_from, "date_to": date_to, "date_to_next": date_to + timedelta(days=1),
+                "close_from": close_from, "close_to": close_to}

@@ -1,0 +1,276 @@
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from .crm_lead import CLOSING_STATES, closing_state_of
+
+# Columns of a history row copied from the opportunity's own column of the same meaning.
+LEAD_COLUMNS = {
+    "company_id": "company_id",
+    "stage_id": "stage_id",
+    "probability": "probability",
+    "automated_probability": "automated_probability",
+    "probability_level_id": "probability_level_id",
+    "amount_net": "amount_net",
+    "currency_id": "currency_id",
+    "amount_company": "expected_revenue",
+    "date_deadline": "date_deadline",
+    "date_expected_invoice": "date_expected_invoice",
+    "user_id": "user_id",
+    "team_id": "team_id",
+    "opportunity_type_id": "opportunity_type_id",
+}
+# Fields of crm.lead whose change may give a row (``state`` follows active and probability;
+# ``type``: an opportunity's history starts when a lead becomes one).
+TRACKED_LEAD_FIELDS = (*LEAD_COLUMNS.values(), "active", "type")
+QUEUE_KEY = "crm_opportunity_management.history_queue"
+# Changes Odoo tracks in the chatter that the installation replays backwards: {field: kind of value}
+SEEDED_TRACKING = {
+    "stage_id": "many2one", "user_id": "many2one", "team_id": "many2one", "expected_revenue": "float",
+    "active": "integer", "type": "selection", "opportunity_type_id": "many2one", "currency_id": "many2one",
+    "probability_level_id": "many2one",
+}
+
+
+class CrmLeadHistory(models.Model):
+    """The opportunity history: one row each time something that makes the pipeline
+    changes on an opportunity (stage, probabilities, level, amounts, currency, expected
+    dates, salesperson, team, type, open / won / lost), with the values after the change,
+    who and when. The values before a change are the previous row's.
+
+    Append-only and written by the system alone, in SQL, for all the opportunities a flush
+    changed (one INSERT; see ``crm.lead._flush``), so every write path leaves its rows:
+    forms, imports, RPC, automated actions, merges, the predictive scoring cron.
+    """
+
+    _name = "crm.lead.history"
+    _description = "Opportunity History"
+    _order = "date desc, id desc"
+    _rec_name = "lead_id"
+    _log_access = False  # ``date`` and ``changed_by_id`` say when and who
+    # reading the history flushes the opportunities first, which writes their pending rows
+    _depends = {"crm.lead": list(TRACKED_LEAD_FIELDS)}
+
+    lead_id = fields.Many2one("crm.lead", string="Opportunity", required=True, index=True, ondelete="cascade")
+    company_id = fields.Many2one("res.company", index=True, ondelete="cascade")
+    date = fields.Datetime(required=True, index=True)
+    changed_by_id = fields.Many2one("res.users", ondelete="set null")
+    reconstructed = fields.Boolean(
+        help="Rebuilt at installation from what Odoo kept (creation, tracked changes, workflow log): "
+        "values Odoo did not track are the opportunity's values at that time.",
+    )
+    # the opportunity after the change
+    stage_id = fields.Many2one("crm.stage", ondelete="set null")
+    probability = fields.Float(aggregator="avg")
+    automated_probability = fields.Float(aggregator="avg")
+    probability_level_id = fields.Many2one("crm.probability.level", ondelete="set null")
+    currency_id = fields.Many2one("res.currency", string="Opportunity Currency", ondelete="set null")
+    amount_net = fields.Monetary(string="Net Value", currency_field="currency_id", aggregator="sum")
+    company_currency_id = fields.Many2one(related="company_id.currency_id", string="Company Currency")
+    amount_company = fields.Monetary(
+        string="Net Value (Company Currency)", currency_field="company_currency_id", aggregator="sum",
+    )
+    rate = fields.Float(
+        digits=(16, 6), aggregator=None,
+        help="Company currency per unit of the opportunity's currency in the amounts of the row.",
+    )
+    date_deadline = fields.Date(string="Expected Closing")
+    date_expected_invoice = fields.Date(string="Expected Invoice")
+    user_id = fields.Many2one("res.users", string="Salesperson", ondelete="set null")
+    team_id = fields.Many2one("crm.team", string="Sales Team", ondelete="set null")
+    opportunity_type_id = fields.Many2one("crm.opportunity.type", ondelete="set null")
+    state = fields.Selection(CLOSING_STATES, string="Closing State")
+
+    def init(self):
+        # the last row of an opportunity, which every new row is compared with
+        self.env.cr.execute(SQL(
+            "CREATE INDEX IF NOT EXISTS crm_lead_history_last_index ON crm_lead_history (lead_id, date DESC, id DESC)"
+        ))
+
+    # ------------------------------------------------------------------ writing
+
+    @api.model
+    def _recording(self):
+        """Whether changes are recorded: not while modules are being installed or updated
+        (the install seeds the history from what Odoo kept, then records where things stand:
+        ``_seed``), unless that seeding asks for it."""
+        return self.env.registry.ready or self.env.context.get("crm_history_seeding")
+
+    @api.model
+    def _queue(self, lead_ids):
+        """Opportunities to look at on the next flush (created ones: their values are in
+        the database before any field of theirs is dirty)."""
+        if not self._recording():
+            return
+        queue = self.env.cr.precommit.data.get(QUEUE_KEY)
+        if queue is None:
+            queue = self.env.cr.precommit.data[QUEUE_KEY] = set()
+            # whatever no flush of opportunities took before the commit
+            self.env.cr.precommit.add(self._record_queued)
+        queue.update(lead_ids)
+
+    @api.model
+    def _changed_lead_ids(self):
+        """The opportunities whose tracked fields wait to be flushed, and the queued ones."""
+        if not self._recording():
+            return set()
+        Lead = self.env["crm.lead"]
+        ids = set(self.env.cr.precommit.data.get(QUEUE_KEY, ()))
+        for name in TRACKED_LEAD_FIELDS:
+            ids.update(self.env.cache.get_dirty_records(Lead, Lead._fields[name])._ids)
+        return ids
+
+    @api.model
+    def _computing_lead_ids(self):
+        """The opportunities with a tracked field being computed (or written): their values
+        are not final yet."""
+        Lead = self.env["crm.lead"]
+        return {lead_id for name in TRACKED_LEAD_FIELDS for lead_id in self.env.protected(Lead._fields[name])._ids}
+
+    @api.model
+    def _record_queued(self):
+        self.env["crm.lead"].flush_model()
+        if ids := self.env.cr.precommit.data.get(QUEUE_KEY):
+            self._record(ids)
+
+    @api.model
+    def _record(self, lead_ids=None, changed_by=None, date=None):
+        """Append a row for each opportunity among ``lead_ids`` (``None``: all of them)
+        whose values, as flushed, differ from its last row: one INSERT for all.
+
+        :param changed_by: user id to credit (default: who last wrote the opportunity)
+        :param date: when (default: the context's ``crm_history_date``, for writers that
+            replay a past, such as demo data with a moving clock; else now)
+        """
+        queue = self.env.cr.precommit.data.get(QUEUE_KEY)
+        if queue is not None:
+            queue.difference_update(lead_ids or ())
+        if (lead_ids is not None and not lead_ids) or not self._recording():
+            return
+        Lead = self.env["crm.lead"]
+        columns = list(LEAD_COLUMNS)
+        current = [SQL.identifier("lead", LEAD_COLUMNS[column]) for column in columns]
+        current.append(Lead._closing_state_sql("lead"))
+        last = [SQL.identifier("last", column) for column in (*columns, "state")]
+        self.env.cr.execute(SQL(
+            """
+            INSERT INTO crm_lead_history (lead_id, date, changed_by_id, reconstructed, rate, %(columns)s)
+            SELECT lead.id, %(date)s, COALESCE(%(changed_by)s, lead.write_uid), FALSE,
+                   CASE WHEN lead.amount_net <> 0 THEN lead.expected_revenue / lead.amount_net END,
+                   %(current)s
+              FROM crm_lead lead
+         LEFT JOIN LATERAL (SELECT * FROM crm_lead_history history WHERE history.lead_id = lead.id
+                             ORDER BY history.date DESC, history.id DESC LIMIT 1) last ON TRUE
+             WHERE lead.type = 'opportunity' AND %(leads)s
+               AND (last.id IS NULL OR ROW(%(last)s) IS DISTINCT FROM ROW(%(current)s))
+            """,
+            columns=SQL(", ").join(SQL.identifier(column) for column in (*columns, "state")),
+            current=SQL(", ").join(current),
+            last=SQL(", ").join(last),
+            date=date or self.env.context.get("crm_history_date") or fields.Datetime.now(),
+            changed_by=changed_by,
+            leads=SQL("TRUE") if lead_ids is None else SQL("lead.id = ANY(%s)", sorted(lead_ids)),
+        ))
+
+    # ------------------------------------------------------------------ installation
+
+    @api.model
+    def _seed(self):
+        """At installation: rebuild each opportunity's history from what Odoo kept — its
+        creation, its changes tracked in the chatter and the workflow log — as rows marked
+        ``reconstructed`` (values Odoo did not keep are those the opportunity has now),
+        then record where every opportunity stands."""
+        self = self.with_context(crm_history_seeding=True)
+        self.env.flush_all()
+        columns = [*LEAD_COLUMNS.values(), "active", "type", "create_date", "create_uid"]
+        leads = {
+            row[0]: dict(zip(columns, row[1:], strict=True))
+            for row in self.env.execute_query(SQL(
+                "SELECT id, %s FROM crm_lead lead WHERE NOT EXISTS "
+                "(SELECT 1 FROM crm_lead_history history WHERE history.lead_id = lead.id) ORDER BY id",
+                SQL(", ").join(SQL.identifier(column) for column in columns),
+            ))
+        }
+        changes = self._seed_changes(list(leads))
+        stages = {stage.id: stage for stage in self.env["crm.stage"].search([])}
+
+        def won_stage(stage_id):
+            return stage_id in stages and stages[stage_id].is_won
+
+        rows = []
+        for lead_id, now in leads.items():
+            values, lead_rows = dict(now), []
+            lead_changes = changes.get(lead_id, [])
+            for index, (date, author, field, old, message_id) in enumerate(lead_changes):  # newest first: walk back
+                if not message_id or index == 0 or lead_changes[index - 1][4] != message_id:  # a row per message
+                    lead_rows.append(self._seed_row(lead_id, date, author, values, now))
+                reopened = field == "active" and old and not values["active"]
+                unwon = field == "stage_id" and won_stage(values["stage_id"]) and not won_stage(old)
+                values[field] = old
+                level = stages[old].probability_level_id if field == "stage_id" and old in stages else None
+                if level or reopened or unwon:
+                    # the probability is not kept: the level a stage gives on entry, else unknown
+                    level = level or (stages[values["stage_id"]].probability_level_id
+                                      if values["stage_id"] in stages else None)
+                    values.update(probability=level.percentage if level else None, automated_probability=None,
+                                  probability_level_id=level.id if level else None)
+            # created before its first change (the database's creation time has microseconds, messages not)
+            created = min([now["create_date"], *(change[0] for change in lead_changes)])
+            lead_rows.append(self._seed_row(lead_id, created, now["create_uid"], values, now))
+            rows += [row for row in reversed(lead_rows) if row]
+        if rows:
+            self.sudo().create(rows)
+        self._record()
+
+    @api.model
+    def _seed_changes(self, lead_ids):
+        """``{lead id: [(date, user id, field, value before, message id)]}``, newest first: the
+        tracked changes of the chatter; stage changes from the workflow log where it has some."""
+        changes = {}
+        for lead_id, date, user_id, stage_from_id in self.env.execute_query(SQL(
+            # the log's first row of an opportunity is its creation, which is replayed anyway
+            """SELECT lead_id, date, user_id, stage_from_id FROM crm_lead_stage_history
+                WHERE lead_id = ANY(%s) AND stage_from_id IS NOT NULL ORDER BY date DESC, id DESC""",
+            lead_ids,
+        )):
+            changes.setdefault(lead_id, []).append((date, user_id, "stage_id", stage_from_id, None))
+        logged = set(changes)
+        selection = {
+            label: value for value, label in self.env["crm.lead"]._fields["type"].selection
+        } | {value: value for value, _label in self.env["crm.lead"]._fields["type"].selection}
+        tracked = self.env.execute_query(SQL(
+            """SELECT message.res_id, message.id, message.date, message.create_uid, field.name,
+                      tracking.old_value_integer, tracking.old_value_float, tracking.old_value_char
+                 FROM mail_tracking_value tracking
+                 JOIN mail_message message ON message.id = tracking.mail_message_id
+                 JOIN ir_model_fields field ON field.id = tracking.field_id
+                WHERE message.model = 'crm.lead' AND message.res_id = ANY(%s) AND field.name IN %s
+             ORDER BY message.date DESC, message.id DESC, tracking.id DESC""",
+            lead_ids, tuple(SEEDED_TRACKING),
+        ))
+        for lead_id, message_id, date, author, field, integer, number, char in tracked:
+            if field == "stage_id" and lead_id in logged:
+                continue  # the workflow log has them
+            kind = SEEDED_TRACKING[field]
+            old = {
+                "many2one": integer or None, "float": number or 0.0, "integer": bool(integer),
+                "selection": selection.get(char, char),
+            }[kind]
+            changes.setdefault(lead_id, []).append((date, author, field, old, message_id))
+        for lead_changes in changes.values():
+            lead_changes.sort(key=lambda change: (change[0], change[4] or 0), reverse=True)
+        return changes
+
+    @api.model
+    def _seed_row(self, lead_id, date, author, values, now):
+        """A reconstructed row of ``values`` (``None`` while the record was a lead, not an
+        opportunity); the net value follows the company amount at today's rate."""
+        if values["type"] != "opportunity" or not date:
+            return None
+        row = {column: values[lead_column] for column, lead_column in LEAD_COLUMNS.items()}
+        rate = now["expected_revenue"] / now["amount_net"] if now["amount_net"] else None
+        if rate and values["expected_revenue"] != now["expected_revenue"]:
+            row["amount_net"] = (values["expected_revenue"] or 0.0) / rate
+        return {
+            **row, "lead_id": lead_id, "date": date, "changed_by_id": author, "reconstructed": True, "rate": rate,
+            "state": closing_state_of(values),
+        }
