@@ -393,8 +393,8 @@ class CrmLead(models.Model):
     def _update_automated_probabilities(self):
         # Odoo's predictive scoring cron writes the probabilities in SQL: levels follow in SQL
         result = super()._update_automated_probabilities()
-        self.env["crm.probability.level"]._reassign_leads()
-        self.env["crm.lead.history"]._record(changed_by=self.env.uid)
+        self.env["crm.probability.level"]._reassign_leads(record=False)
+        self.env["crm.lead.history"]._record_scoring()
         return result
 
     def _update_revenues_from_so(self, order):

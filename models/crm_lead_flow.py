@@ -6,17 +6,23 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, date_utils
 
+from ..engine.forecast import COMMIT_THRESHOLD
+
 FLOW_OPTIONS = {"date_from", "date_to", "close_from", "close_to"}
 # the waterfall's steps, in its order, with the sign of their effect on the pipeline
 FLOW_STEPS = [
     ("created", 1), ("pulled_in", 1), ("reopened", 1), ("increased", 1), ("decreased", -1),
     ("pushed_out", -1), ("won", -1), ("lost", -1),
 ]
+TREND_OPTIONS = {"weeks", "date_to", "close_from", "close_to", "commit_threshold"}
+TREND_DEFAULT_WEEKS = 13
+TREND_MAX_WEEKS = 260  # five years of weeks
 
 
 class CrmLead(models.Model):
     """Pipeline flow: the pipeline of a closing period as it stood at two dates, and the
-    steps between them, rebuilt from the opportunity history (``crm.lead.history``)."""
+    steps between them; pipeline trend: the open pipeline as it stood at the end of each of
+    the past weeks. Both rebuilt from the opportunity history (``crm.lead.history``)."""
 
     _inherit = "crm.lead"
 
@@ -42,6 +48,48 @@ class CrmLead(models.Model):
         start, end = (self._flow_moment(options[key]) for key in ("date_from", "date_to_next"))
         rows = self._flow_rows(leads, start, end)
         return self._flow_result(rows, options)
+
+    @api.model
+    @api.readonly
+    def get_pipeline_trend(self, domain=None, options=None):
+        """The open pipeline as it stood at the end of each of the last ``weeks`` weeks (default
+        13), the last one ending on ``date_to`` (default: today), of the opportunities expected
+        to close in ``close_from``..``close_to`` then (either bound may be left out; without
+        both, every open opportunity counts, with an expected closing date or not).
+
+        :param domain: opportunities to look at (the caller's rights apply; archived ones,
+            the lost, are read too)
+        :param options: ``weeks``, ``date_to``, ``close_from``, ``close_to``,
+            ``commit_threshold`` (%, default the forecast's)
+        :return: ``{"currency", "currency_id", "date_to", "close_from", "close_to",
+            "commit_threshold", "weeks": [{"week_end", "count", "pipeline", "weighted",
+            "commit", "best_case"}]}``, oldest week first: at the end of ``week_end``, the
+            number of open opportunities, their total (company currency), their total
+            weighted by their probability, the total of those at ``commit_threshold`` or
+            above, and the best case (every open amount, as the forecast's: the total).
+            A probability the history does not know (rebuilt from before it was kept)
+            counts as 0 %.
+        """
+        options = self._trend_options(options)
+        leads = self.with_context(active_test=False)._search(self._board_domain(domain))
+        self.check_access("read")
+        week_ends = [options["date_to"] - timedelta(weeks=back) for back in range(options["weeks"] - 1, -1, -1)]
+        rows = self._trend_rows(leads, week_ends, options)
+        currency = self.env.company.currency_id
+        return {
+            "currency": currency.name,
+            "currency_id": currency.id,
+            **{key: fields.Date.to_string(options[key]) for key in ("date_to", "close_from", "close_to")},
+            "commit_threshold": options["commit_threshold"],
+            "weeks": [
+                {
+                    "week_end": fields.Date.to_string(week_end), "count": count,
+                    "pipeline": currency.round(pipeline), "weighted": currency.round(weighted),
+                    "commit": currency.round(commit), "best_case": currency.round(pipeline),
+                }
+                for week_end, count, pipeline, weighted, commit in rows
+            ],
+        }
 
     # ------------------------------------------------------------------ reading the history
 
@@ -72,6 +120,41 @@ class CrmLead(models.Model):
             (lead_id, (state0, deadline0, amount0 or 0.0) if state0 else None, (state1, deadline1, amount1 or 0.0))
             for lead_id, state0, deadline0, amount0, state1, deadline1, amount1 in rows
         ]
+
+    def _trend_rows(self, leads, week_ends, options):
+        """``[(week end, count, pipeline, weighted, commit)]``, one per week end in order:
+        the open rows of the opportunities' history in force at the end of each week (the
+        start of the next day where the user works); one query.
+
+        Each history row holds from its date until the next row of its opportunity, so the
+        history is read once and each week picks the rows holding then, rather than looking
+        up each opportunity's last row once per week.
+        """
+        History = self.env["crm.lead.history"]
+        moments = [self._flow_moment(week_end + timedelta(days=1)) for week_end in week_ends]
+        close_from, close_to = options["close_from"], options["close_to"]
+        closing = [SQL("span.date_deadline >= %s", close_from)] if close_from else []
+        closing += [SQL("span.date_deadline <= %s", close_to)] if close_to else []
+        return self.env.execute_query(SQL(
+            """WITH span AS (
+                   SELECT history.lead_id, history.date, history.state, history.date_deadline,
+                          history.amount_company, history.probability,
+                          LEAD(history.date) OVER (PARTITION BY history.lead_id
+                                                       ORDER BY history.date, history.id) AS date_next
+                     FROM %(table)s history
+                    WHERE history.lead_id IN %(leads)s AND history.date < %(last)s
+               )
+               SELECT week.week_end, COUNT(span.lead_id), COALESCE(SUM(span.amount_company), 0),
+                      COALESCE(SUM(span.amount_company * COALESCE(span.probability, 0) / 100), 0),
+                      COALESCE(SUM(span.amount_company) FILTER (WHERE span.probability >= %(threshold)s), 0)
+                 FROM unnest(%(week_ends)s::date[], %(moments)s::timestamp[]) AS week(week_end, moment)
+            LEFT JOIN span ON span.date < week.moment AND (span.date_next IS NULL OR span.date_next >= week.moment)
+                          AND span.state = 'open' AND %(closing)s
+             GROUP BY week.week_end
+             ORDER BY week.week_end""",
+            table=History._table_sql, leads=leads.subselect(), last=moments[-1], threshold=options["commit_threshold"],
+            week_ends=week_ends, moments=moments, closing=SQL(" AND ").join([SQL("TRUE"), *closing]),
+        ))
 
     # ------------------------------------------------------------------ the waterfall
 
@@ -114,6 +197,7 @@ class CrmLead(models.Model):
         labels = self._flow_step_labels()
         return {
             "currency": currency.name,
+            "currency_id": currency.id,
             **{key: fields.Date.to_string(options[key]) for key in ("date_from", "date_to", "close_from", "close_to")},
             "start": total(start),
             "end": total(end),
@@ -162,3 +246,25 @@ class CrmLead(models.Model):
                               start=close_from, end=close_to))
         return {"date_from": date_from, "date_to": date_to, "date_to_next": date_to + timedelta(days=1),
                 "close_from": close_from, "close_to": close_to}
+
+    @api.model
+    def _trend_options(self, options):
+        options = self._rpc_options(options, TREND_OPTIONS)
+        try:
+            values = {
+                key: fields.Date.to_date(options.get(key) or None) for key in ("date_to", "close_from", "close_to")
+            }
+        except (TypeError, ValueError) as error:
+            raise UserError(_("The pipeline trend's dates must be dates (YYYY-MM-DD).")) from error
+        weeks = TREND_DEFAULT_WEEKS if options.get("weeks") is None else options["weeks"]
+        if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= TREND_MAX_WEEKS:
+            raise UserError(_("The pipeline trend's number of weeks must be a whole number from 1 to %(max)s.",
+                              max=TREND_MAX_WEEKS))
+        threshold = COMMIT_THRESHOLD if options.get("commit_threshold") is None else options["commit_threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 100:
+            raise UserError(_("The commit threshold must be a percentage from 0 to 100."))
+        if values["close_from"] and values["close_to"] and values["close_from"] > values["close_to"]:
+            raise UserError(_("The closing period starts (%(start)s) after it ends (%(end)s).",
+                              start=values["close_from"], end=values["close_to"]))
+        return {**values, "date_to": values["date_to"] or fields.Date.context_today(self), "weeks": weeks,
+                "commit_threshold": float(threshold)}

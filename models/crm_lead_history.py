@@ -23,6 +23,11 @@ LEAD_COLUMNS = {
 # ``type``: an opportunity's history starts when a lead becomes one).
 TRACKED_LEAD_FIELDS = (*LEAD_COLUMNS.values(), "active", "type")
 QUEUE_KEY = "crm_opportunity_management.history_queue"
+# Columns the scoring cron moves a little every day (see ``_record``'s ``drift``); the level is
+# not among them: a new level is always a row.
+DRIFTING_COLUMNS = ("probability", "automated_probability")
+# Probability points a scored opportunity must move by before the cron's change is a row.
+CRON_DRIFT = 5
 # Changes Odoo tracks in the chatter that the installation replays backwards: {field: kind of value}
 SEEDED_TRACKING = {
     "stage_id": "many2one", "user_id": "many2one", "team_id": "many2one", "expected_revenue": "float",
@@ -133,13 +138,23 @@ class CrmLeadHistory(models.Model):
             self._record(ids)
 
     @api.model
-    def _record(self, lead_ids=None, changed_by=None, date=None):
+    def _record_scoring(self):
+        """The rows of a run of Odoo's predictive scoring cron: moves of fewer than
+        ``CRON_DRIFT`` points are not rows (every open opportunity's probability moves a
+        little each night: 365 rows per opportunity and year otherwise)."""
+        self._record(changed_by=self.env.uid, drift=CRON_DRIFT)
+
+    @api.model
+    def _record(self, lead_ids=None, changed_by=None, date=None, drift=None):
         """Append a row for each opportunity among ``lead_ids`` (``None``: all of them)
         whose values, as flushed, differ from its last row: one INSERT for all.
 
         :param changed_by: user id to credit (default: who last wrote the opportunity)
         :param date: when (default: the context's ``crm_history_date``, for writers that
             replay a past, such as demo data with a moving clock; else now)
+        :param drift: percentage points: probabilities that moved less than that since the
+            last row (the level unchanged, nothing else changed) give no row — the scoring
+            cron nudges every open opportunity's probability daily
         """
         queue = self.env.cr.precommit.data.get(QUEUE_KEY)
         if queue is not None:
@@ -151,6 +166,19 @@ class CrmLeadHistory(models.Model):
         current = [SQL.identifier("lead", LEAD_COLUMNS[column]) for column in columns]
         current.append(Lead._closing_state_sql("lead"))
         last = [SQL.identifier("last", column) for column in (*columns, "state")]
+        changed = SQL("ROW(%s) IS DISTINCT FROM ROW(%s)", SQL(", ").join(last), SQL(", ").join(current))
+        if drift:
+            steady = [column for column in (*columns, "state") if column not in DRIFTING_COLUMNS]
+            changed = SQL(
+                "ROW(%s) IS DISTINCT FROM ROW(%s) OR %s",
+                SQL(", ").join(last[(*columns, "state").index(column)] for column in steady),
+                SQL(", ").join(current[(*columns, "state").index(column)] for column in steady),
+                SQL(" OR ").join(
+                    SQL("ABS(COALESCE(%s, 0) - COALESCE(%s, 0)) >= %s",
+                        SQL.identifier("lead", LEAD_COLUMNS[column]), SQL.identifier("last", column), drift)
+                    for column in DRIFTING_COLUMNS
+                ),
+            )
         self.env.cr.execute(SQL(
             """
             INSERT INTO crm_lead_history (lead_id, date, changed_by_id, reconstructed, rate, %(columns)s)
@@ -161,11 +189,11 @@ class CrmLeadHistory(models.Model):
          LEFT JOIN LATERAL (SELECT * FROM crm_lead_history history WHERE history.lead_id = lead.id
                              ORDER BY history.date DESC, history.id DESC LIMIT 1) last ON TRUE
              WHERE lead.type = 'opportunity' AND %(leads)s
-               AND (last.id IS NULL OR ROW(%(last)s) IS DISTINCT FROM ROW(%(current)s))
+               AND (last.id IS NULL OR %(changed)s)
             """,
             columns=SQL(", ").join(SQL.identifier(column) for column in (*columns, "state")),
             current=SQL(", ").join(current),
-            last=SQL(", ").join(last),
+            changed=changed,
             date=date or self.env.context.get("crm_history_date") or fields.Datetime.now(),
             changed_by=changed_by,
             leads=SQL("TRUE") if lead_ids is None else SQL("lead.id = ANY(%s)", sorted(lead_ids)),

@@ -106,7 +106,7 @@ class CrmProbabilityLevel(models.Model):
         return result
 
     @api.model
-    def _reassign_leads(self):
+    def _reassign_leads(self, record=True):
         """Re-file the opportunities whose level is no longer that of their probability
         (the table changed, or a probability was written in SQL: Odoo's predictive
         scoring cron): one UPDATE, rows already right untouched."""
@@ -117,4 +117,5 @@ class CrmProbabilityLevel(models.Model):
             level, level,
         ))
         self.env["crm.lead"].invalidate_model(["probability_level_id"])
-        self.env["crm.lead.history"]._record(changed_by=self.env.uid)
+        if record:  # the opportunities' history
+            self.env["crm.lead.history"]._record(changed_by=self.env.uid)

@@ -7,6 +7,7 @@ from . import test_crm_lead_closing
 from . import test_closing_state
 from . import test_history
 from . import test_pipeline_flow
+from . import test_pipeline_trend
 from . import test_security
 from . import test_xmlrpc
 from . import test_workflow

@@ -150,8 +150,13 @@ class TestHistoryRows(HistoryCase):
         self.env.cr.execute("UPDATE crm_lead SET probability = 61 WHERE id = %s", [lead.id])
         self.env["crm.lead"]._update_automated_probabilities()
         self.assertEqual(self.rows(lead)[-1].probability, 61)
-        self.env["crm.probability.level"].create({"code": "H60", "name": "H sixty", "percentage": 60})
-        self.assertEqual(self.rows(lead)[-1].probability_level_id.code, "H60")
+        # the nightly nudges: under 5 points and the same level, no row; a new level, a row
+        for probability, rows in ((64, 2), (73, 3), (75, 4), (77, 4)):
+            self.env.cr.execute("UPDATE crm_lead SET probability = %s WHERE id = %s", [probability, lead.id])
+            self.env["crm.lead"]._update_automated_probabilities()
+            self.assertEqual(len(self.rows(lead)), rows, probability)
+        self.env["crm.probability.level"].create({"code": "H76", "name": "H seventy-six", "percentage": 76})
+        self.assertEqual(self.rows(lead)[-1].probability_level_id.code, "H76", "a level table edit is a row")
 
     def test_rights(self):
         own = self.create_lead()
