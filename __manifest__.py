@@ -47,6 +47,7 @@
         "views/res_config_settings_views.xml",
         "views/crm_invoicing_board_views.xml",
         "views/crm_lead_map_views.xml",
+        "views/crm_lead_flow_views.xml",
         "views/crm_opportunity_management_menus.xml",
     ],
     "demo": [

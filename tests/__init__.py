@@ -18,6 +18,7 @@ from . import test_invoicing_board
 from . import test_forecast
 from . import test_forecast_ui
 from . import test_invoicing_board_tour
+from . import test_pipeline_tours
 from . import test_map
 from . import test_map_tour
 from . import test_map_view_type

@@ -88,6 +88,13 @@ class TestPipelineTrend(TrendCase):
             ],
         )
         self.assertSameWeeks(trend["weeks"], self.trend_by_loop(date(2026, 5, 31), 4))
+        self.assertNotIn("lead_ids", trend["weeks"][0])
+        listed = self.trend(date_to="2026-05-31", weeks=4, lead_ids=True)
+        self.assertEqual([week["lead_ids"] for week in listed["weeks"]], [
+            sorted((won | lost | pulled).ids), sorted((won | late | pulled).ids), sorted((late | pulled).ids),
+            sorted((late | pulled).ids),
+        ])
+        self.assertEqual(self.trend(date_to="2026-04-30", weeks=1, lead_ids=True)["weeks"][0]["lead_ids"], [])
 
         in_q2 = self.trend(date_to="2026-05-31", weeks=4, close_from=str(CLOSE_FROM), close_to=str(CLOSE_TO))
         self.assertEqual((in_q2["close_from"], in_q2["close_to"]), (str(CLOSE_FROM), str(CLOSE_TO)))
@@ -97,6 +104,24 @@ class TestPipelineTrend(TrendCase):
 
         committed = self.trend(date_to="2026-05-31", weeks=1, commit_threshold=20)
         self.assertEqual(committed["weeks"][0]["commit"], 5500)
+
+    def test_week_boundaries(self):
+        """A week ends at midnight where the user works: a change at that instant belongs to
+        the next week."""
+        lead = self.create_on(date(2026, 5, 1), expected_revenue=100, date_deadline="2026-05-20")
+        for moment, amount in ((datetime(2026, 5, 17, 21, 59, 59), 150), (datetime(2026, 5, 17, 22), 175),
+                               (datetime(2026, 5, 18), 200)):
+            env = self.env(context=dict(self.env.context, crm_history_date=moment))
+            lead.with_env(env).write({"expected_revenue": amount})
+            env.flush_all()
+        options = {"date_to": "2026-05-24", "weeks": 2}
+        team = [("team_id", "=", self.team.id)]
+        utc = self.env["crm.lead"].with_context(tz="UTC").get_pipeline_trend(team, options)
+        self.assertEqual([week["pipeline"] for week in utc["weeks"]], [175, 200])
+        self.assertSameWeeks(utc["weeks"], self.trend_by_loop(date(2026, 5, 24), 2))
+        # in Zagreb (UTC+2 in May) the week of 17 May ends at 22:00 UTC
+        zagreb = self.env["crm.lead"].with_context(tz="Europe/Zagreb").get_pipeline_trend(team, options)
+        self.assertEqual([week["pipeline"] for week in zagreb["weeks"]], [150, 200])
 
     def test_random_histories_match_a_loop(self):
         """On random histories (amounts, probabilities, dates, won, lost, reopened), every
@@ -143,6 +168,11 @@ class TestPipelineTrend(TrendCase):
         trend = self.trend(date_to="2026-04-30", weeks=5, close_from=str(CLOSE_FROM), close_to=str(CLOSE_TO))
         self.assertEqual((trend["weeks"][-1]["count"], trend["weeks"][-1]["pipeline"]),
                          (flow["end"]["count"], flow["end"]["amount"]))
+        # the screen colours the flow's steps by the sign the flow gives them
+        self.assertEqual({step["key"]: step["sign"] for step in flow["steps"]}, {
+            "created": 1, "pulled_in": 1, "reopened": 1, "increased": 1,
+            "decreased": -1, "pushed_out": -1, "won": -1, "lost": -1,
+        })
 
     def test_rights_and_queries(self):
         day = date(2026, 4, 10)
@@ -168,7 +198,7 @@ class TestPipelineTrend(TrendCase):
             {"weeks": 0}, {"weeks": 261}, {"weeks": 2.5}, {"weeks": "13"}, {"weeks": True},
             {"date_to": "soon"}, {"close_from": 20260101}, {"close_from": "2026-07-01", "close_to": "2026-06-01"},
             {"commit_threshold": 101}, {"commit_threshold": -1}, {"commit_threshold": "70"},
-            {"unknown": 1}, ["weeks"],
+            {"lead_ids": 1}, {"unknown": 1}, ["weeks"],
         ):
             with self.assertRaises(UserError, msg=options):
                 Lead.get_pipeline_trend([], options)
