@@ -89,7 +89,10 @@ class TestHistoryRows(HistoryCase):
 
     def test_won_and_lost_and_reopened(self):
         won = self.create_lead()
-        won.action_set_won()
+        self.env["crm.lead.won"].create({
+            "lead_ids": won.ids, "won_reason_id": self.env["crm.won.reason"].search([], limit=1).id,
+            "close_description": "best offer",
+        }).action_won_reason_apply()
         lost = self.create_lead()
         self.env["crm.lead.lost"].create({"lead_ids": lost.ids, "lost_reason_id": self.env["crm.lost.reason"].create(
             {"name": "H too expensive"}).id}).action_lost_reason_apply()
