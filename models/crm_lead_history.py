@@ -61,7 +61,8 @@ class CrmLeadHistory(models.Model):
     changed_by_id = fields.Many2one("res.users", ondelete="set null")
     reconstructed = fields.Boolean(
         help="Rebuilt at installation from what Odoo kept (creation, tracked changes, workflow log): "
-        "values Odoo did not track are the opportunity's values at that time.",
+        "values Odoo did not keep are those of the opportunity at installation, its probability the "
+        "level its stage gives.",
     )
     # the opportunity after the change
     stage_id = fields.Many2one("crm.stage", ondelete="set null")
