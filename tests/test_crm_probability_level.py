@@ -157,3 +157,36 @@ class TestCrmProbabilityLevel(OpportunityCase):
         with self.assertRaisesRegex(ValidationError, "Code"), self.cr.savepoint():
             Type.create({"code": existing.code, "name": "Twin type"})
         self.assertFalse(Type.search([("name", "=", "Twin type")]))
+
+
+@tagged("post_install", "-at_install")
+class TestLookupCaches(OpportunityCase):
+    """Cached look-ups (levels, default types, automation rules of opportunities) are cleared
+    when what they read changes, and only then: the automation cron writes ``last_run`` on
+    each run, which must not invalidate every worker's caches."""
+
+    def test_automation_rules(self):
+        Automation = self.env["base.automation"]
+        rule = Automation.search([("model_name", "=", "crm.lead")], limit=1)
+        self.assertTrue(rule, "the module ships automation rules on opportunities")
+        self.env.registry.cache_invalidated.clear()
+        rule.write({"last_run": "2026-11-30 06:00:00"})
+        self.assertNotIn("default", self.env.registry.cache_invalidated)
+        triggers = (rule.trigger,)
+        self.assertIn(rule.id, Automation._get_action_ids("crm.lead", triggers))
+        rule.write({"active": False})
+        self.assertIn("default", self.env.registry.cache_invalidated)
+        self.assertNotIn(rule.id, Automation._get_action_ids("crm.lead", triggers))
+        # other models keep base_automation's own look-up
+        partner_rule = Automation.create({
+            "name": "Partner rule", "model_id": self.env["ir.model"]._get_id("res.partner"), "trigger": "on_create",
+        })
+        self.assertEqual(Automation._get_actions(self.partner, ["on_create"]), partner_rule)
+
+    def test_levels_and_types(self):
+        self.env.registry.cache_invalidated.clear()
+        self.levels[50].write({"name": "Proposal sent", "color": 3})
+        self.env["crm.opportunity.type"].search([], limit=1).write({"description": "Only the words change"})
+        self.assertNotIn("default", self.env.registry.cache_invalidated)
+        self.levels[50].write({"sequence": 7})
+        self.assertIn("default", self.env.registry.cache_invalidated)

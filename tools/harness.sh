@@ -293,6 +293,10 @@ install_uninstall_check() {
 leads = env["crm.lead"].with_context(active_test=False).search([])
 assert leads and not leads.filtered(lambda lead: not lead.number), "every existing lead has a number"
 assert not leads.filtered(lambda lead: lead.expected_revenue != lead.amount_net_company), "amounts consistent"
+opportunities = leads.filtered(lambda lead: lead.type == "opportunity")
+history = env["crm.lead.history"].search([("lead_id", "in", opportunities.ids)])
+assert set(history.lead_id.ids) == set(opportunities.ids), "every existing opportunity has a history"
+assert history.filtered("reconstructed"), "rebuilt from what Odoo kept"
 env["ir.module.module"].search([("name", "=", "crm_opportunity_management")]).button_immediate_uninstall()
 env.cr.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'crm_lead'"
                " AND column_name IN ('number', 'probability_level_id', 'amount_net_company')")
