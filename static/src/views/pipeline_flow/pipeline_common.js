@@ -1,11 +1,27 @@
 /** @odoo-module **/
 
-import { toRaw, useState } from "@odoo/owl";
+import {
+    Component,
+    onWillStart,
+    onWillUnmount,
+    onWillUpdateProps,
+    toRaw,
+    useEffect,
+    useRef,
+    useState,
+} from "@odoo/owl";
+import { loadBundle } from "@web/core/assets";
 import { cookie } from "@web/core/browser/cookie";
 import { getCustomColor } from "@web/core/colors/colors";
 import { formatCurrency } from "@web/core/currency";
+import { DateTimeInput } from "@web/core/datetime/datetime_input";
 import { deserializeDate, formatDate, serializeDate } from "@web/core/l10n/dates";
+import { KeepLast } from "@web/core/utils/concurrency";
+import { useService } from "@web/core/utils/hooks";
 import { useSetupAction } from "@web/search/action_hook";
+import { Layout } from "@web/search/layout";
+import { SearchBar } from "@web/search/search_bar/search_bar";
+import { useSearchBarToggler } from "@web/search/search_bar/search_bar_toggler";
 
 /**
  * What the pipeline flow and trend screens share: their controls (kept when coming back
@@ -117,4 +133,78 @@ export function openOpportunities(actionService, name, leadIds) {
         ],
         target: "current",
     });
+}
+
+/**
+ * A pipeline screen: a chart and a table of what a ``crm.lead`` method returns for the
+ * search's ``domain`` and the screen's controls. Subclasses set ``serverMethod`` (called
+ * as ``[domain, options]``), ``resultKey`` (where the result is kept in ``state``),
+ * ``contextKey`` and ``defaults`` (the controls) and draw ``renderChart``.
+ */
+export class PipelineScreen extends Component {
+    static components = { Layout, SearchBar, DateTimeInput };
+    static props = {
+        className: { type: String, optional: true },
+        context: Object,
+        display: Object,
+        domain: Array,
+        state: { type: Object, optional: true },
+    };
+
+    setup() {
+        this.orm = useService("orm");
+        this.action = useService("action");
+        this.keepLast = new KeepLast();
+        this.searchBarToggler = useSearchBarToggler();
+        this.rootRef = useRef("root");
+        this.canvasRef = useRef("canvas");
+        const { contextKey, defaults, resultKey } = this.constructor;
+        const { controls, applyFavorite } = usePipelineControls({
+            props: this.props,
+            contextKey,
+            defaults,
+            rootRef: this.rootRef,
+        });
+        this.controls = controls;
+        this.applyFavorite = applyFavorite;
+        this.state = useState({ [resultKey]: null, loading: false });
+        onWillStart(() => Promise.all([loadBundle("web.chartjs_lib"), this.load(this.props.domain)]));
+        onWillUpdateProps((nextProps) => {
+            this.applyFavorite(nextProps.context);
+            return this.load(nextProps.domain);
+        });
+        useEffect(
+            () => this.renderChart(),
+            () => [this.state[resultKey]]
+        );
+        onWillUnmount(() => this.chart?.destroy());
+    }
+
+    get result() {
+        return this.state[this.constructor.resultKey];
+    }
+
+    /** The chosen controls (the unchosen ones: the server's defaults). */
+    get options() {
+        return Object.fromEntries(Object.entries(this.controls).filter(([, value]) => value));
+    }
+
+    /** A control's date: the chosen one, else the server's default it was computed with. */
+    dateValue(key) {
+        return controlDate(this.controls[key] || this.result?.[key]);
+    }
+
+    async load(domain = this.lastDomain) {
+        this.lastDomain = domain;
+        this.state.loading = true;
+        try {
+            this.state[this.constructor.resultKey] = await this.keepLast.add(
+                this.orm.call("crm.lead", this.constructor.serverMethod, [domain || [], this.options])
+            );
+        } finally {
+            this.state.loading = false;
+        }
+    }
+
+    renderChart() {}
 }

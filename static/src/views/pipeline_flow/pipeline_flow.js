@@ -1,25 +1,16 @@
 /** @odoo-module **/
 
-import { Component, onWillStart, onWillUnmount, onWillUpdateProps, useEffect, useRef, useState } from "@odoo/owl";
-import { loadBundle } from "@web/core/assets";
-import { DateTimeInput } from "@web/core/datetime/datetime_input";
 import { _t } from "@web/core/l10n/translation";
-import { KeepLast } from "@web/core/utils/concurrency";
-import { useService } from "@web/core/utils/hooks";
-import { Layout } from "@web/search/layout";
-import { SearchBar } from "@web/search/search_bar/search_bar";
-import { useSearchBarToggler } from "@web/search/search_bar/search_bar_toggler";
 import { formatMonetary } from "@web/views/fields/formatters";
 import {
     CHART_COLORS,
     CHART_GRID_COLOR,
     CHART_TEXT_COLOR,
-    controlDate,
     formatCompactAmount,
     formatServerDate,
     openOpportunities,
+    PipelineScreen,
     serializeControlDate,
-    usePipelineControls,
 } from "@crm_opportunity_management/views/pipeline_flow/pipeline_common";
 
 /** Key of the screen's controls in a favourite's context (and in its local state). */
@@ -67,55 +58,14 @@ const barLabels = {
  * which a domain cannot say (they are read from the history). A bar or a row opens the
  * opportunities behind it.
  */
-export class PipelineFlow extends Component {
+export class PipelineFlow extends PipelineScreen {
     static template = "crm_opportunity_management.PipelineFlow";
-    static components = { Layout, SearchBar, DateTimeInput };
-    static props = {
-        className: { type: String, optional: true },
-        context: Object,
-        display: Object,
-        domain: Array,
-        state: { type: Object, optional: true },
-    };
-
-    setup() {
-        this.orm = useService("orm");
-        this.action = useService("action");
-        this.keepLast = new KeepLast();
-        this.searchBarToggler = useSearchBarToggler();
-        this.rootRef = useRef("root");
-        this.canvasRef = useRef("canvas");
-        const { controls, applyFavorite } = usePipelineControls({
-            props: this.props,
-            contextKey: FLOW_CONTEXT_KEY,
-            defaults: FLOW_DEFAULTS,
-            rootRef: this.rootRef,
-        });
-        this.controls = controls;
-        this.applyFavorite = applyFavorite;
-        this.state = useState({ flow: null, loading: false });
-        onWillStart(() => Promise.all([loadBundle("web.chartjs_lib"), this.load(this.props.domain)]));
-        onWillUpdateProps((nextProps) => {
-            this.applyFavorite(nextProps.context);
-            return this.load(nextProps.domain);
-        });
-        useEffect(
-            () => this.renderChart(),
-            () => [this.state.flow]
-        );
-        onWillUnmount(() => this.chart?.destroy());
-    }
+    static serverMethod = "get_pipeline_flow";
+    static resultKey = "flow";
+    static contextKey = FLOW_CONTEXT_KEY;
+    static defaults = FLOW_DEFAULTS;
 
     // ---------------------------------------------------------------- controls
-
-    get options() {
-        return Object.fromEntries(Object.entries(this.controls).filter(([, value]) => value));
-    }
-
-    /** A control's date: the chosen one, else the server's default it was computed with. */
-    dateValue(key) {
-        return controlDate(this.controls[key] || this.state.flow?.[key]);
-    }
 
     onDate(key, value) {
         const serialized = serializeControlDate(value);
@@ -136,17 +86,6 @@ export class PipelineFlow extends Component {
 
     // ---------------------------------------------------------------- data
 
-    async load(domain = this.lastDomain) {
-        this.lastDomain = domain;
-        this.state.loading = true;
-        try {
-            this.state.flow = await this.keepLast.add(
-                this.orm.call("crm.lead", "get_pipeline_flow", [domain || [], this.options])
-            );
-        } finally {
-            this.state.loading = false;
-        }
-    }
 
     /** The waterfall's bars: start, each step (floating from the running total), end. */
     get bars() {

@@ -1,26 +1,17 @@
 /** @odoo-module **/
 
-import { Component, onWillStart, onWillUnmount, onWillUpdateProps, useEffect, useRef, useState } from "@odoo/owl";
-import { loadBundle } from "@web/core/assets";
-import { DateTimeInput } from "@web/core/datetime/datetime_input";
 import { _t } from "@web/core/l10n/translation";
 import { deserializeDate } from "@web/core/l10n/dates";
-import { KeepLast } from "@web/core/utils/concurrency";
-import { useService } from "@web/core/utils/hooks";
-import { Layout } from "@web/search/layout";
-import { SearchBar } from "@web/search/search_bar/search_bar";
-import { useSearchBarToggler } from "@web/search/search_bar/search_bar_toggler";
 import { formatMonetary, formatPercentage } from "@web/views/fields/formatters";
 import {
     CHART_COLORS,
     CHART_GRID_COLOR,
     CHART_TEXT_COLOR,
-    controlDate,
     formatCompactAmount,
     formatServerDate,
     openOpportunities,
+    PipelineScreen,
     serializeControlDate,
-    usePipelineControls,
 } from "@crm_opportunity_management/views/pipeline_flow/pipeline_common";
 
 /** Key of the screen's controls in a favourite's context (and in its local state). */
@@ -41,50 +32,14 @@ const WEEK_CHOICES = [4, 8, 13, 26, 52, 104];
  * are the number of weeks, the last day, and an optional closing period. A week (a point
  * of the chart or a row) opens the opportunities of its pipeline.
  */
-export class PipelineTrend extends Component {
+export class PipelineTrend extends PipelineScreen {
     static template = "crm_opportunity_management.PipelineTrend";
-    static components = { Layout, SearchBar, DateTimeInput };
-    static props = {
-        className: { type: String, optional: true },
-        context: Object,
-        display: Object,
-        domain: Array,
-        state: { type: Object, optional: true },
-    };
-
-    setup() {
-        this.orm = useService("orm");
-        this.action = useService("action");
-        this.keepLast = new KeepLast();
-        this.searchBarToggler = useSearchBarToggler();
-        this.rootRef = useRef("root");
-        this.canvasRef = useRef("canvas");
-        const { controls, applyFavorite } = usePipelineControls({
-            props: this.props,
-            contextKey: TREND_CONTEXT_KEY,
-            defaults: TREND_DEFAULTS,
-            rootRef: this.rootRef,
-        });
-        this.controls = controls;
-        this.applyFavorite = applyFavorite;
-        this.state = useState({ trend: null, loading: false });
-        onWillStart(() => Promise.all([loadBundle("web.chartjs_lib"), this.load(this.props.domain)]));
-        onWillUpdateProps((nextProps) => {
-            this.applyFavorite(nextProps.context);
-            return this.load(nextProps.domain);
-        });
-        useEffect(
-            () => this.renderChart(),
-            () => [this.state.trend]
-        );
-        onWillUnmount(() => this.chart?.destroy());
-    }
+    static serverMethod = "get_pipeline_trend";
+    static resultKey = "trend";
+    static contextKey = TREND_CONTEXT_KEY;
+    static defaults = TREND_DEFAULTS;
 
     // ---------------------------------------------------------------- controls
-
-    get options() {
-        return Object.fromEntries(Object.entries(this.controls).filter(([, value]) => value));
-    }
 
     /** The placeholder of an empty closing bound. */
     get anyDate() {
@@ -99,11 +54,6 @@ export class PipelineTrend extends Component {
     onWeeks(ev) {
         this.controls.weeks = Number(ev.target.value);
         this.load();
-    }
-
-    /** A control's date: the chosen one, else the server's (today for the last day). */
-    dateValue(key) {
-        return controlDate(this.controls[key] || this.state.trend?.[key]);
     }
 
     onDate(key, value) {
@@ -122,17 +72,6 @@ export class PipelineTrend extends Component {
 
     // ---------------------------------------------------------------- data
 
-    async load(domain = this.lastDomain) {
-        this.lastDomain = domain;
-        this.state.loading = true;
-        try {
-            this.state.trend = await this.keepLast.add(
-                this.orm.call("crm.lead", "get_pipeline_trend", [domain || [], this.options])
-            );
-        } finally {
-            this.state.loading = false;
-        }
-    }
 
     get weeks() {
         return this.state.trend?.weeks || [];
