@@ -314,6 +314,8 @@ class CrmLead(models.Model):
         return leads
 
     def write(self, vals):
+        if "number" in vals and not self.env.su:
+            raise UserError(_("The opportunity number is given at creation; it cannot be changed."))
         vals = dict(vals)
         self._prepare_probability_vals(vals)
         if not self:
@@ -354,6 +356,11 @@ class CrmLead(models.Model):
         result = super()._flush(None)
         History._record(changed)
         return result
+
+    def _check_lines_may_change(self):
+        """Detail lines are part of their opportunity: who adds or moves one changes the
+        opportunity, and needs the right to write it (its record rules included)."""
+        self.check_access("write")
 
     @api.model
     def _prepare_probability_vals(self, vals):

@@ -88,6 +88,18 @@ class CrmLeadLine(models.Model):
         self.ensure_one()
         return self.name or self.product_categ_id.display_name or _("without description")
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        lines.lead_id._check_lines_may_change()
+        return lines
+
+    def write(self, vals):
+        if "lead_id" in vals:
+            # a line moved to another opportunity changes that one: its rights apply too
+            self.env["crm.lead"].browse(vals["lead_id"])._check_lines_may_change()
+        return super().write(vals)
+
     @api.constrains("amount_gross", "amount_discount")
     def _check_amounts(self):
         for line in self:

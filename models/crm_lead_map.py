@@ -1,7 +1,7 @@
 import re
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, formatLang
 
 from ..engine.geo import EARTH_RADIUS_KM, MAX_RADIUS_KM, bounding_box, validate_coordinates, validate_radius
@@ -94,9 +94,14 @@ class CrmLead(models.Model):
         }
 
     @api.model
+    @api.readonly
     def get_map_settings(self):
         """Tile server of the map (an empty URL: no tiles, markers on a plain background) and
-        the largest radius of a radius search (km), which the web client checks before asking."""
+        the largest radius of a radius search (km), which the web client checks before asking;
+        for internal users only (a tile URL often carries an API key)."""
+        if not self.env.user._is_internal():
+            raise AccessError(_("Only internal users may read the map's settings."))
+        # configuration parameters are for administrators: read for the map's users
         params = self.env["ir.config_parameter"].sudo()
         return {
             # installed with OpenStreetMap's tiles (data/base_geo_provider_data.xml); emptied: none

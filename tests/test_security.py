@@ -77,3 +77,47 @@ class TestSecurity(OpportunityCase):
         shared = self.env["crm.opportunity.type"].create({"code": "SHARED", "name": "Shared"})
         self.own.write({"opportunity_type_id": shared.id})
         self.lead_2.write({"opportunity_type_id": shared.id})
+
+
+@tagged("post_install", "-at_install")
+class TestRightsOnEveryPath(OpportunityCase):
+    """Paths around the opportunity's own rules: a line moved or added to an opportunity
+    one may not write, the opportunity number rewritten, the map's settings read by a
+    portal user."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.own = cls.create_opportunity(name="Own", lines=[cls.line(100)])
+        cls.others = cls.create_opportunity(name="Others'", user_id=cls.salesman_other.id, lines=[cls.line(200)])
+
+    def test_line_moved_to_an_opportunity_one_may_not_write(self):
+        line = self.own.line_ids.with_user(self.salesman)
+        with self.assertRaises(AccessError), self.cr.savepoint():
+            line.write({"lead_id": self.others.id})
+        self.assertEqual((self.own.line_ids, self.others.amount_net), (line.sudo(), 200))
+        line.write({"amount_gross": 150})  # its own opportunity: allowed
+        self.assertEqual(self.own.amount_net, 150)
+
+    def test_line_added_to_an_opportunity_one_may_not_write(self):
+        Line = self.env["crm.lead.line"].with_user(self.salesman)
+        with self.assertRaises(AccessError), self.cr.savepoint():
+            Line.create({"lead_id": self.others.id, **self.line(999)})
+        self.assertEqual(self.others.amount_net, 200)
+        Line.create({"lead_id": self.own.id, **self.line(50)})
+        self.assertEqual(self.own.amount_net, 150)
+
+    def test_number_is_the_business_key(self):
+        number = self.own.number
+        for user in (self.salesman, self.sales_manager):
+            with self.assertRaises(UserError), self.cr.savepoint():
+                self.own.with_user(user).write({"number": "OPP/HACKED"})
+        self.assertEqual(self.own.number, number)
+
+    def test_map_settings_for_internal_users_only(self):
+        portal = self.env["res.users"].create({
+            "name": "Portal map", "login": "portal_map", "groups_id": [(6, 0, self.env.ref("base.group_portal").ids)],
+        })
+        with self.assertRaises(AccessError):
+            self.env["crm.lead"].with_user(portal).get_map_settings()
+        self.assertIn("tile_url", self.env["crm.lead"].with_user(self.salesman).get_map_settings())
