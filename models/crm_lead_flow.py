@@ -244,10 +244,7 @@ class CrmLead(models.Model):
     @api.model
     def _flow_options(self, options):
         options = self._rpc_options(options, FLOW_OPTIONS)
-        try:
-            values = {key: fields.Date.to_date(options.get(key) or None) for key in FLOW_OPTIONS}
-        except (TypeError, ValueError) as error:
-            raise UserError(_("The pipeline flow's dates must be dates (YYYY-MM-DD).")) from error
+        values = self._option_dates(options, FLOW_OPTIONS, _("The pipeline flow's dates must be dates (YYYY-MM-DD)."))
         date_to = values["date_to"] or fields.Date.context_today(self)
         quarter = date_utils.start_of(date_to, "quarter")
         date_from = values["date_from"] or quarter
@@ -256,21 +253,15 @@ class CrmLead(models.Model):
         if date_from > date_to:
             raise UserError(_("The pipeline flow starts (%(start)s) after it ends (%(end)s).",
                               start=date_from, end=date_to))
-        if close_from > close_to:
-            raise UserError(_("The closing period starts (%(start)s) after it ends (%(end)s).",
-                              start=close_from, end=close_to))
+        self._check_closing_period(close_from, close_to)
         return {"date_from": date_from, "date_to": date_to, "date_to_next": date_to + timedelta(days=1),
                 "close_from": close_from, "close_to": close_to}
 
     @api.model
     def _trend_options(self, options):
         options = self._rpc_options(options, TREND_OPTIONS)
-        try:
-            values = {
-                key: fields.Date.to_date(options.get(key) or None) for key in ("date_to", "close_from", "close_to")
-            }
-        except (TypeError, ValueError) as error:
-            raise UserError(_("The pipeline trend's dates must be dates (YYYY-MM-DD).")) from error
+        values = self._option_dates(options, ("date_to", "close_from", "close_to"),
+                                    _("The pipeline trend's dates must be dates (YYYY-MM-DD)."))
         weeks = TREND_DEFAULT_WEEKS if options.get("weeks") is None else options["weeks"]
         if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= TREND_MAX_WEEKS:
             raise UserError(_("The pipeline trend's number of weeks must be a whole number from 1 to %(max)s.",
@@ -280,8 +271,20 @@ class CrmLead(models.Model):
             raise UserError(_("The commit threshold must be a percentage from 0 to 100."))
         if not isinstance(options.get("lead_ids", False), bool):
             raise UserError(_("The pipeline trend's option lead_ids must be true or false."))
-        if values["close_from"] and values["close_to"] and values["close_from"] > values["close_to"]:
-            raise UserError(_("The closing period starts (%(start)s) after it ends (%(end)s).",
-                              start=values["close_from"], end=values["close_to"]))
+        self._check_closing_period(values["close_from"], values["close_to"])
         return {**values, "date_to": values["date_to"] or fields.Date.context_today(self), "weeks": weeks,
                 "commit_threshold": float(threshold), "lead_ids": options.get("lead_ids", False)}
+
+    @api.model
+    def _option_dates(self, options, keys, message):
+        """``{key: date or None}`` of the date options ``keys``; ``message`` when one is not a date."""
+        try:
+            return {key: fields.Date.to_date(options.get(key) or None) for key in keys}
+        except (TypeError, ValueError) as error:
+            raise UserError(message) from error
+
+    @api.model
+    def _check_closing_period(self, close_from, close_to):
+        if close_from and close_to and close_from > close_to:
+            raise UserError(_("The closing period starts (%(start)s) after it ends (%(end)s).",
+                              start=close_from, end=close_to))

@@ -50,6 +50,30 @@ class FlowCase(OpportunityCase):
         )
         return dict(self.env.cr.fetchall())
 
+    def replay_random_world(self, rng, days, probabilities=()):
+        """Opportunities created and changed at random on ``days`` (amounts, expected dates,
+        won, lost, reopened; with ``probabilities``, stated ones too): a world whose every
+        pipeline the tests compute independently from its rows."""
+        deadlines = ["2026-03-20", "2026-04-10", "2026-05-15", "2026-06-30", "2026-07-01", "2026-08-20", False]
+        leads = self.env["crm.lead"]
+        for day in days:
+            for _event in range(rng.randint(0, 3)):
+                if not leads or rng.random() < 0.3:
+                    leads |= self.create_on(day, expected_revenue=rng.choice([0, 100, 2500, 10000]),
+                                            date_deadline=rng.choice(deadlines),
+                                            **({"probability": rng.choice(probabilities)} if probabilities else {}))
+                    continue
+                changes = [
+                    {"expected_revenue": rng.choice([50, 300, 2500, 7000])},
+                    {"date_deadline": rng.choice(deadlines)},
+                    {"probability": 100},
+                    {"active": False},
+                    {"active": True, "probability": rng.choice([10, 50, 80])},
+                    *([{"probability": rng.choice(probabilities)}] if probabilities else []),
+                ]
+                self.write_on(day, rng.choice(leads).with_context(active_test=False), rng.choice(changes))
+        return leads
+
     def assertAddsUp(self, flow):
         steps = {step["key"]: step for step in flow["steps"]}
         self.assertAlmostEqual(flow["start"]["amount"] + sum(step["amount"] for step in steps.values()),
@@ -115,24 +139,7 @@ class TestPipelineFlow(FlowCase):
         ends are the point-in-time pipeline computed in SQL."""
         rng = random.Random(20261130)
         days = [date(2026, 3, 1) + timedelta(days=n) for n in range(120)]
-        deadlines = ["2026-03-20", "2026-04-10", "2026-05-15", "2026-06-30", "2026-07-01", "2026-08-20", False]
-        leads = self.env["crm.lead"]
-        for day in days:
-            for _event in range(rng.randint(0, 3)):
-                if not leads or rng.random() < 0.3:
-                    leads |= self.create_on(day, expected_revenue=rng.choice([0, 100, 2500, 10000]),
-                                            date_deadline=rng.choice(deadlines))
-                    continue
-                lead = rng.choice(leads).with_context(active_test=False)
-                change = rng.choice(["amount", "deadline", "won", "lost", "reopen"])
-                vals = {
-                    "amount": {"expected_revenue": rng.choice([50, 300, 2500, 7000])},
-                    "deadline": {"date_deadline": rng.choice(deadlines)},
-                    "won": {"probability": 100},
-                    "lost": {"active": False},
-                    "reopen": {"active": True, "probability": rng.choice([10, 50])},
-                }[change]
-                self.write_on(day, lead, vals)
+        self.replay_random_world(rng, days)
         for _case in range(12):
             start, end = sorted(rng.sample(days, 2))
             flow = self.flow(date_from=str(start), date_to=str(end))

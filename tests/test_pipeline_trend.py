@@ -130,25 +130,7 @@ class TestPipelineTrend(TrendCase):
         week of the trend is what a plain loop over the history rows finds."""
         rng = random.Random(20261201)
         days = [date(2026, 3, 1) + timedelta(days=n) for n in range(100)]
-        deadlines = ["2026-03-20", "2026-04-10", "2026-05-15", "2026-06-30", "2026-07-01", "2026-08-20", False]
-        leads = self.env["crm.lead"]
-        for day in days:
-            for _event in range(rng.randint(0, 3)):
-                if not leads or rng.random() < 0.3:
-                    leads |= self.create_on(day, expected_revenue=rng.choice([0, 100, 2500, 10000]),
-                                            probability=rng.choice([10, 30, 70, 90]),
-                                            date_deadline=rng.choice(deadlines))
-                    continue
-                lead = rng.choice(leads).with_context(active_test=False)
-                vals = rng.choice([
-                    {"expected_revenue": rng.choice([50, 300, 2500, 7000])},
-                    {"probability": rng.choice([5, 25, 69.5, 70, 95])},
-                    {"date_deadline": rng.choice(deadlines)},
-                    {"probability": 100},
-                    {"active": False},
-                    {"active": True, "probability": rng.choice([10, 50, 80])},
-                ])
-                self.write_on(day, lead, vals)
+        self.replay_random_world(rng, days, probabilities=[5, 10, 25, 30, 69.5, 70, 90, 95])
         for _case in range(8):
             date_to, weeks = rng.choice(days), rng.randint(1, 16)
             close = sorted(rng.sample(days, 2)) if rng.random() < 0.5 else (None, None)

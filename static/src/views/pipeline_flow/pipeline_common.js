@@ -116,6 +116,18 @@ export function usePipelineControls({ props, contextKey, defaults, rootRef }) {
     return { controls, applyFavorite };
 }
 
+/** The charts' axes: categories along x, amounts in ``currencyId`` (compact) along y. */
+export function amountScales(currencyId) {
+    return {
+        x: { grid: { display: false }, ticks: { color: CHART_TEXT_COLOR } },
+        y: {
+            beginAtZero: true,
+            grid: { color: CHART_GRID_COLOR },
+            ticks: { color: CHART_TEXT_COLOR, callback: (value) => formatCompactAmount(value, currencyId) },
+        },
+    };
+}
+
 /**
  * Open the opportunities ``leadIds`` (a list, then their forms), the lost ones too: they
  * are archived.

@@ -3,8 +3,8 @@
 import { _t } from "@web/core/l10n/translation";
 import { formatMonetary } from "@web/views/fields/formatters";
 import {
+    amountScales,
     CHART_COLORS,
-    CHART_GRID_COLOR,
     CHART_TEXT_COLOR,
     formatCompactAmount,
     formatServerDate,
@@ -180,14 +180,7 @@ export class PipelineFlow extends PipelineScreen {
                 animation: false,
                 layout: { padding: { top: 36 } },
                 interaction: { mode: "index", intersect: false },
-                scales: {
-                    x: { grid: { display: false }, ticks: { color: CHART_TEXT_COLOR } },
-                    y: {
-                        beginAtZero: true,
-                        grid: { color: CHART_GRID_COLOR },
-                        ticks: { color: CHART_TEXT_COLOR, callback: (value) => formatCompactAmount(value, currencyId) },
-                    },
-                },
+                scales: amountScales(currencyId),
                 plugins: {
                     legend: { display: false },
                     crmOpportunityManagementBarLabels: {

@@ -4,10 +4,9 @@ import { _t } from "@web/core/l10n/translation";
 import { deserializeDate } from "@web/core/l10n/dates";
 import { formatMonetary, formatPercentage } from "@web/views/fields/formatters";
 import {
+    amountScales,
     CHART_COLORS,
-    CHART_GRID_COLOR,
     CHART_TEXT_COLOR,
-    formatCompactAmount,
     formatServerDate,
     openOpportunities,
     PipelineScreen,
@@ -131,14 +130,7 @@ export class PipelineTrend extends PipelineScreen {
                 maintainAspectRatio: false,
                 animation: false,
                 interaction: { mode: "index", intersect: false },
-                scales: {
-                    x: { grid: { display: false }, ticks: { color: CHART_TEXT_COLOR } },
-                    y: {
-                        beginAtZero: true,
-                        grid: { color: CHART_GRID_COLOR },
-                        ticks: { color: CHART_TEXT_COLOR, callback: (value) => formatCompactAmount(value, currencyId) },
-                    },
-                },
+                scales: amountScales(currencyId),
                 plugins: {
                     legend: { position: "top", align: "end", labels: { color: CHART_TEXT_COLOR, boxWidth: 12 } },
                     tooltip: {
