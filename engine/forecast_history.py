@@ -1,0 +1,196 @@
+"""Pipeline history: every opportunity as it stood on any past day.
+
+Input — a ``pandas.DataFrame``, a dict of columns or an iterable of row dicts, one row per
+change of an opportunity (``crm.lead.history`` on the Odoo side), with the values *after*
+the change:
+
+=========================  ======================================================  ========
+column                     meaning                                                 required
+=========================  ======================================================  ========
+``lead_id``                the opportunity (same keys as the opportunities' id)    yes
+``date``                   when the change happened (date or datetime)             yes
+``amount``                 expected revenue in company currency, ``>= 0``          yes
+``probability``            stated probability, ``0..100``                          yes
+``automated_probability``  Odoo's predictive probability, ``0..100`` (or empty)    no
+``date_expected``          expected closing date (or empty)                        no
+``won``                    ``True`` won, ``False`` lost, ``None`` open             yes
+``type``, ``team``,        group keys                                              no
+``user``, ``level``
+=========================  ======================================================  ========
+
+Rows of one opportunity on the same day keep their given order (the last one is where the
+day ended). An opportunity's first row is its creation. The values a row holds after a
+closing (Odoo writes 100 % / 0 % then) are not used as stated probabilities: a closed
+snapshot keeps the probability of its last open row (``probability`` is "the last
+probability stated while open" for closed rows, as in ``forecast_data``).
+
+Normalised frame (``prepare_pipeline``): ``lead_id, day, amount, probability, automated,
+expected, status`` + group keys, sorted by lead then day (stable), dates as float day
+numbers (NaN = empty), ``status`` one of ``OPEN`` / ``LOST`` / ``WON``.
+
+``snapshot(pipeline, day)`` is the pipeline at the *start* of ``day``: for each opportunity
+created before ``day``, its last row dated before ``day``. ``outcomes(pipeline)`` gives the
+final state of each opportunity and the day its final closing began — the only facts a
+statistic fitted "as of" a date may use, and only when that day is before it.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .forecast_data import OPEN, Table, _keys, _numbers, _status, as_frame, to_days
+
+PIPELINE_GROUPS = ("type", "team", "user", "level")
+
+
+def prepare_pipeline(table: Table | None) -> pd.DataFrame:
+    """The normalised pipeline history (see the module docstring); ``ValueError`` on bad values."""
+    frame = as_frame(table, ("lead_id", "date", "amount", "probability", "won"))
+    count = len(frame)
+    if count and not {"lead_id", "date", "amount", "probability"} <= set(frame.columns):
+        raise ValueError("pipeline history: columns lead_id, date, amount and probability are required")
+    empty = pd.Series([None] * count, index=frame.index, dtype=object)
+    amount = np.nan_to_num(_numbers(frame["amount"], "pipeline history: amount")) if count else np.zeros(0)
+    if (amount < 0).any():
+        raise ValueError("pipeline history: amount must not be negative")
+    probability = (
+        np.nan_to_num(_numbers(frame["probability"], "pipeline history: probability")) if count else np.zeros(0)
+    )
+    automated = (
+        _numbers(frame["automated_probability"], "pipeline history: automated_probability")
+        if "automated_probability" in frame
+        else np.full(count, np.nan)
+    )
+    for name, values in (("probability", probability), ("automated_probability", automated)):
+        if ((values < 0) | (values > 100)).any():
+            raise ValueError(f"pipeline history: {name} must be within 0..100")
+    day = to_days(frame["date"], "pipeline history: date") if count else np.zeros(0)
+    if np.isnan(day).any():
+        raise ValueError("pipeline history: every row needs a date")
+    result = pd.DataFrame(
+        {
+            "lead_id": frame["lead_id"].to_numpy() if count else empty.to_numpy(),
+            "day": day,
+            "amount": amount,
+            "probability": probability,
+            "automated": automated,
+            "expected": to_days(frame.get("date_expected", empty), "pipeline history: date_expected"),
+            "status": _status(frame.get("won", empty)),
+        }
+    )
+    for column in PIPELINE_GROUPS:
+        result[column] = _keys(frame[column], column) if column in frame else None
+    result = result.sort_values(["lead_id", "day"], kind="stable", ignore_index=True)
+    _keep_open_probability(result)
+    return result
+
+
+def _keep_open_probability(frame: pd.DataFrame) -> None:
+    """A closed row's probability becomes the last one its opportunity had while open."""
+    closed = frame["status"].to_numpy() != OPEN
+    if not closed.any():
+        return
+    probability = frame["probability"].where(~closed)
+    first_rows = ~frame["lead_id"].duplicated().to_numpy()
+    # a lead closed from its first row has no open value: it keeps its own
+    probability[first_rows & closed] = frame["probability"][first_rows & closed]
+    frame["probability"] = probability.groupby(frame["lead_id"], sort=False).ffill().to_numpy()
+
+
+def history_from_opportunities(opportunities: pd.DataFrame) -> pd.DataFrame:
+    """A pipeline history made of today's values (``prepare_opportunities``' frame): a row at
+    creation with the current amount, probability and expected date, and a closing row.
+
+    This is hindsight — what the engine falls back on when no history is given; results
+    computed from it say so (``"history": "current values"``).
+    """
+    created = opportunities["created"].to_numpy()
+    closed = opportunities["closed"].to_numpy()
+    status = opportunities["status"].to_numpy()
+    has_closing = (status != OPEN) & ~np.isnan(closed)
+    # opportunities without a creation date existed before anything: a day before the first known one
+    known = np.concatenate([created[~np.isnan(created)], closed[~np.isnan(closed)]])
+    origin = (known.min() if known.size else 0.0) - 1.0
+    start = np.where(np.isnan(created), origin, created)
+    opening = pd.DataFrame(
+        {
+            "lead_id": opportunities["id"].to_numpy(),
+            "day": start,
+            "amount": opportunities["amount"].to_numpy(),
+            "probability": opportunities["probability"].to_numpy(),
+            "automated": np.nan,
+            "expected": opportunities["expected"].to_numpy(),
+            "status": np.where(has_closing | (status == OPEN), OPEN, status).astype(np.int8),
+        }
+    )
+    closing = opening[has_closing].copy()
+    closing["day"] = np.maximum(closed[has_closing], start[has_closing])
+    closing["status"] = status[has_closing]
+    frame = pd.concat([opening, closing], ignore_index=True)
+    for column in PIPELINE_GROUPS:
+        values = opportunities[column].to_numpy()
+        frame[column] = np.concatenate([values, values[has_closing]])
+    return frame.sort_values(["lead_id", "day"], kind="stable", ignore_index=True)
+
+
+@dataclass(frozen=True)
+class PipelineIndex:
+    """A normalised pipeline history prepared for fast snapshots (one ``searchsorted`` each)."""
+
+    frame: pd.DataFrame
+    codes: np.ndarray  # lead number of each row (rows sorted by it, then day)
+    starts: np.ndarray  # first row of each lead
+    ends: np.ndarray  # one past the last row of each lead
+    days: np.ndarray
+
+    @classmethod
+    def build(cls, pipeline: pd.DataFrame) -> "PipelineIndex":
+        codes, _uniques = pd.factorize(pipeline["lead_id"], sort=False)
+        # prepare_pipeline sorts by lead; factorize numbers leads in order of appearance
+        boundaries = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
+        return cls(pipeline, codes, boundaries[:-1], boundaries[1:], pipeline["day"].to_numpy())
+
+    @property
+    def lead_count(self) -> int:
+        return len(self.starts)
+
+    def rows_at(self, day: float) -> np.ndarray:
+        """Per lead, the index of its last row dated before ``day`` (-1 when it did not exist yet)."""
+        if not self.lead_count:
+            return np.zeros(0, dtype=np.int64)
+        # rows are sorted by (lead, day): search each lead's slice at once through offsets
+        span = float(np.nanmax(self.days) - np.nanmin(self.days) + 2) if self.days.size else 1.0
+        keys = self.codes * span + (self.days - np.nanmin(self.days))
+        offset = min(max(day - np.nanmin(self.days), -1.0), span - 1.0)  # keep the target in its lead's slice
+        targets = np.arange(self.lead_count) * span + offset
+        last = np.searchsorted(keys, targets, side="left") - 1
+        return np.where(last >= self.starts, last, -1)
+
+    def snapshot(self, day: float) -> pd.DataFrame:
+        """The opportunities as they stood at the start of ``day`` (those already created)."""
+        rows = self.rows_at(day)
+        return self.frame.iloc[rows[rows >= 0]].reset_index(drop=True)
+
+    def outcomes(self) -> pd.DataFrame:
+        """Per lead: ``lead_id, created, status`` (final), ``closed`` (day its final closing
+        began, NaN while open) and ``amount`` (its last amount)."""
+        frame = self.frame
+        status = frame["status"].to_numpy()
+        last = self.ends - 1
+        final = status[last]
+        # the final closed run starts after the last row whose state differs from the final one
+        differs = status != np.repeat(final, self.ends - self.starts)
+        row_numbers = np.where(differs, np.arange(len(status)), -1)
+        last_differing = np.maximum.reduceat(row_numbers, self.starts) if len(status) else np.zeros(0, dtype=int)
+        first_final = np.where(last_differing >= self.starts, last_differing + 1, self.starts)
+        closed = np.where(final != OPEN, self.days[first_final], np.nan)
+        return pd.DataFrame(
+            {
+                "lead_id": frame["lead_id"].to_numpy()[self.starts],
+                "created": self.days[self.starts],
+                "status": final,
+                "closed": closed,
+                "amount": frame["amount"].to_numpy()[last],
+            }
+        )
