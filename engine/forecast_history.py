@@ -136,20 +136,32 @@ def history_from_opportunities(opportunities: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class PipelineIndex:
-    """A normalised pipeline history prepared for fast snapshots (one ``searchsorted`` each)."""
+    """A normalised pipeline history prepared for fast snapshots (one ``searchsorted`` each).
+
+    Rows are sorted by lead then day, so ``lead number x span + day offset`` is a sorted key
+    and each lead's last row before a day is found for all leads at once.
+    """
 
     frame: pd.DataFrame
-    codes: np.ndarray  # lead number of each row (rows sorted by it, then day)
     starts: np.ndarray  # first row of each lead
     ends: np.ndarray  # one past the last row of each lead
     days: np.ndarray
+    keys: np.ndarray  # the sorted search key of each row
+    origin: float  # the first day of the history
+    span: float  # days a lead's key range covers (more than the history's)
 
     @classmethod
     def build(cls, pipeline: pd.DataFrame) -> "PipelineIndex":
+        days = pipeline["day"].to_numpy(dtype=np.float64)
+        if not days.size:
+            nothing = np.zeros(0, dtype=np.int64)
+            return cls(pipeline, nothing, nothing, days, days, 0.0, 1.0)
         codes, _uniques = pd.factorize(pipeline["lead_id"], sort=False)
-        # prepare_pipeline sorts by lead; factorize numbers leads in order of appearance
+        # prepare_pipeline sorts by lead: factorize numbers the leads in that order
         boundaries = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
-        return cls(pipeline, codes, boundaries[:-1], boundaries[1:], pipeline["day"].to_numpy())
+        origin = float(days.min())
+        span = float(days.max() - origin + 2)
+        return cls(pipeline, boundaries[:-1], boundaries[1:], days, codes * span + (days - origin), origin, span)
 
     @property
     def lead_count(self) -> int:
@@ -159,12 +171,8 @@ class PipelineIndex:
         """Per lead, the index of its last row dated before ``day`` (-1 when it did not exist yet)."""
         if not self.lead_count:
             return np.zeros(0, dtype=np.int64)
-        # rows are sorted by (lead, day): search each lead's slice at once through offsets
-        span = float(np.nanmax(self.days) - np.nanmin(self.days) + 2) if self.days.size else 1.0
-        keys = self.codes * span + (self.days - np.nanmin(self.days))
-        offset = min(max(day - np.nanmin(self.days), -1.0), span - 1.0)  # keep the target in its lead's slice
-        targets = np.arange(self.lead_count) * span + offset
-        last = np.searchsorted(keys, targets, side="left") - 1
+        offset = min(max(day - self.origin, -1.0), self.span - 1.0)  # keep the target in its lead's slice
+        last = np.searchsorted(self.keys, np.arange(self.lead_count) * self.span + offset, side="left") - 1
         return np.where(last >= self.starts, last, -1)
 
     def snapshot(self, day: float) -> pd.DataFrame:
@@ -182,7 +190,7 @@ class PipelineIndex:
         # the final closed run starts after the last row whose state differs from the final one
         differs = status != np.repeat(final, self.ends - self.starts)
         row_numbers = np.where(differs, np.arange(len(status)), -1)
-        last_differing = np.maximum.reduceat(row_numbers, self.starts) if len(status) else np.zeros(0, dtype=int)
+        last_differing = np.maximum.reduceat(row_numbers, self.starts) if len(status) else self.starts
         first_final = np.where(last_differing >= self.starts, last_differing + 1, self.starts)
         closed = np.where(final != OPEN, self.days[first_final], np.nan)
         return pd.DataFrame(

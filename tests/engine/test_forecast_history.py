@@ -1,0 +1,90 @@
+"""The pipeline history: snapshots and outcomes equal a plain-Python replay of each deal."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.forecast_data import LOST, OPEN, WON, prepare_opportunities
+from engine.forecast_history import PipelineIndex, history_from_opportunities, prepare_pipeline
+
+from worlds import WON as WORLD_WON
+from worlds import current_rows, day_of, edited_deadline_world, history_rows
+
+STATUS = {"open": OPEN, "lost": LOST, "won": WON}
+FIRST, LAST = day_of(pd.Timestamp("2024-01-01").date()), day_of(pd.Timestamp("2025-06-30").date())
+
+
+@pytest.fixture(scope="module")
+def world():
+    deals = edited_deadline_world(400, FIRST, LAST, seed=5)
+    return deals, PipelineIndex.build(prepare_pipeline(history_rows(deals)))
+
+
+def test_snapshots_are_the_deals_as_they_stood(world):
+    deals, index = world
+    for day in range(FIRST - 3, LAST + 40, 17):
+        snapshot = index.snapshot(day).set_index("lead_id")
+        expected = {deal.key: deal.at(day) for deal in deals if deal.at(day) is not None}
+        assert set(snapshot.index) == set(expected), day
+        for key, (_day, amount, probability, automated, deadline, state) in expected.items():
+            row = snapshot.loc[key]
+            stated = probability if state == "open" else next(c for c in reversed(
+                [c for c in deals[key - 1].changes if c[0] < day]) if c[5] == "open")[2]  # fmt: skip
+            assert (row["amount"], row["probability"], row["automated"]) == (amount, stated, automated)
+            assert row["expected"] == deadline and row["status"] == STATUS[state]
+
+
+def test_outcomes_are_the_final_closings(world):
+    deals, index = world
+    outcomes = index.outcomes().set_index("lead_id")
+    for deal in deals:
+        row = outcomes.loc[deal.key]
+        assert row["created"] == deal.created
+        assert row["status"] == STATUS[deal.final[5]]
+        assert row["amount"] == deal.final[1]
+        if deal.closed_day is None:
+            assert np.isnan(row["closed"])
+        else:
+            assert row["closed"] == deal.closed_day
+
+
+def test_a_reopened_deal_closes_at_its_last_closing():
+    index = PipelineIndex.build(prepare_pipeline([
+        {"lead_id": 7, "date": "2025-01-01", "amount": 10, "probability": 40, "won": None},
+        {"lead_id": 7, "date": "2025-02-01", "amount": 10, "probability": 0, "won": False},
+        {"lead_id": 7, "date": "2025-03-01", "amount": 12, "probability": 60, "won": None},
+        {"lead_id": 7, "date": "2025-04-01", "amount": 12, "probability": 100, "won": True},
+        {"lead_id": 7, "date": "2025-04-01", "amount": 15, "probability": 100, "won": True},
+    ]))  # fmt: skip
+    [row] = index.outcomes().to_dict("records")
+    assert (row["status"], row["closed"], row["amount"]) == (WON, day_of(pd.Timestamp("2025-04-01").date()), 15)
+    lost_in_february = index.snapshot(day_of(pd.Timestamp("2025-02-15").date()))
+    assert (lost_in_february["status"][0], lost_in_february["probability"][0]) == (LOST, 40)
+
+
+def test_history_of_today_values_is_hindsight():
+    """Without a history, the engine's fallback: creation and closing rows with today's values."""
+    deals = edited_deadline_world(50, FIRST, LAST, seed=2)
+    frame = prepare_opportunities(current_rows(deals))
+    index = PipelineIndex.build(history_from_opportunities(frame))
+    outcomes = index.outcomes().set_index("lead_id")
+    for deal in deals:
+        assert outcomes.loc[deal.key, "status"] == STATUS[deal.final[5]]
+        first = index.snapshot(deal.created + 1).set_index("lead_id").loc[deal.key]
+        # today's amount at creation: what the leak was
+        assert first["amount"] == deal.final[1] and first["status"] == OPEN
+    won = [deal for deal in deals if deal.final[5] == WORLD_WON and deal.final[1] != deal.changes[0][1]]
+    assert won, "renegotiated amounts exist in this world"
+
+
+def test_bad_rows_are_refused():
+    for rows, message in (
+        ([{"lead_id": 1, "date": None, "amount": 1, "probability": 1}], "date"),
+        ([{"lead_id": 1, "date": "2025-01-01", "amount": -1, "probability": 1}], "amount"),
+        ([{"lead_id": 1, "date": "2025-01-01", "amount": 1, "probability": 101}], "probability"),
+        ([{"lead_id": 1, "date": "2025-01-01", "amount": 1}], "required"),
+        ([{"lead_id": 1, "date": "2025-01-01", "amount": float("inf"), "probability": 1}], "infinite"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            prepare_pipeline(rows)
+    assert prepare_pipeline(None).empty and PipelineIndex.build(prepare_pipeline([])).snapshot(0).empty
