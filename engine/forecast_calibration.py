@@ -31,8 +31,9 @@ Method:
      towards itself by ``prior_weight`` pseudo-*opportunities* (a sparse value is not
      pulled to 0 or 100 % by a handful of deals) — follows any monotone shape, but noisy
      on small histories;
-   * logistic recalibration, ``logit(c) = a + b logit(p)`` — two parameters for the usual
-     faults (optimistic, pessimistic, over- or under-confident), far less noise.
+   * logistic recalibration, ``logit(c) = a + b logit(p)`` with ``b >= 0`` and a weak
+     prior at the identity — two parameters for the usual faults (optimistic,
+     pessimistic, over- or under-confident), far less noise.
 
    The kept curve is used only when it beats the stated probabilities convincingly: the
    mean cross-validated gain in squared error per pair must exceed ``margin`` (2)
