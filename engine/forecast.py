@@ -19,8 +19,8 @@ key                   meaning                                               defa
 ``seed``              integer 0..2**31-1 (the XML-RPC integer range) for    0
                       ``numpy.random.default_rng``
 ``commit_threshold``  "commit" = open amount with probability >= this (%)    70
-``calibrated``        use isotonic-calibrated probabilities for the         False
-                      distribution (``mean``, ``p10``, ``p50``, ``p90``)
+``calibrated``        use the calibrated probabilities for the distribution  False
+                      when calibration helps (``engine.forecast_calibration``)
 ``backtest``          number of past periods to backtest (0..60)            0
 ``currency``          company currency code, echoed as ``"currency"``       ``None``
 ====================  ====================================================  ============
@@ -34,9 +34,12 @@ decimals. Bad input raises ``ValueError`` with a message fit for a ``UserError``
 Per period: ``weighted`` = sum of amount x stated probability, ``commit`` = sum of the
 amounts with probability >= the threshold, ``best_case`` = sum of all open amounts (all
 three by expected close date, overdue or empty dates counted on the as-of date, no
-slip), ``won`` = closed-won amounts by closing date, and the distribution of what the
-open pipeline will still win (slip and method: ``engine.forecast_distribution``):
-``mean`` (exact), ``p10``, ``p50``, ``p90``. A period's expected total is ``won + mean``.
+slip), ``won`` = closed-won amounts by closing date; then the distributions, learnt from
+the pipeline history before the as-of date (``engine.forecast_model``): what the open
+pipeline will still win (``mean``, ``p10``, ``p50``, ``p90``, also as ``open_*``: slips,
+overdue decay and calibration), what opportunities not created yet will win (``new_*``)
+and the period's total, won + open + new (``total_*``). Means are exact; the backtest
+(``engine.forecast_backtest``) scores the same code standing on past dates.
 """
 
 import math
@@ -48,15 +51,11 @@ import numpy as np
 import pandas as pd
 
 from .forecast_backtest import backtest
+from .forecast_calibration import calibration_summary
 from .forecast_data import OPEN, WON, Table, prepare_history, prepare_opportunities
-from .forecast_distribution import (
-    METHODS,
-    RevenueForecast,
-    due_days,
-    historical_slips,
-    pipeline_weights,
-    revenue_forecast,
-)
+from .forecast_distribution import METHODS, due_days
+from .forecast_history import PipelineIndex, history_from_opportunities, prepare_pipeline
+from .forecast_model import Learnt, StandingForecast, standing_forecast
 from .forecast_periods import (
     GRANULARITIES,
     Period,
@@ -67,14 +66,7 @@ from .forecast_periods import (
     period_index,
     periods_between,
 )
-from .forecast_stats import (
-    IDENTITY,
-    Calibrator,
-    calibration_report,
-    closed_outcomes,
-    fit_calibration,
-    historical_statistics,
-)
+from .forecast_stats import historical_statistics
 
 DEFAULT_TRIALS = 10_000
 MAX_TRIALS = 1_000_000
@@ -87,8 +79,6 @@ COMMIT_THRESHOLD = 70.0
 __all__ = [
     "ForecastOptions",
     "forecast",
-    "open_pipeline_forecast",
-    "open_pipeline_weights",
     "parse_options",
     "pipeline_totals",
 ]
@@ -227,9 +217,8 @@ def _money(value: float) -> float:
     return round(float(value), 2) + 0.0
 
 
-def _periods_rows(
-    periods: list[Period], totals: dict[str, np.ndarray], mean: np.ndarray, quantiles: np.ndarray
-) -> list:
+def _periods_rows(periods: list[Period], totals: dict[str, np.ndarray], standing: StandingForecast) -> list:
+    opened, new = standing.open, standing
     return [
         {
             "period": period.label,
@@ -240,80 +229,120 @@ def _periods_rows(
             "commit": _money(totals["commit"][k]),
             "best_case": _money(totals["best_case"][k]),
             "won": _money(totals["won"][k]),
-            "mean": _money(mean[k]),
-            "p10": _money(quantiles[0, k]),
-            "p50": _money(quantiles[1, k]),
-            "p90": _money(quantiles[2, k]),
+            "mean": _money(opened.mean[k]),
+            "p10": _money(opened.quantiles[0, k]),
+            "p50": _money(opened.quantiles[1, k]),
+            "p90": _money(opened.quantiles[2, k]),
+            "open_mean": _money(opened.mean[k]),
+            "open_p10": _money(opened.quantiles[0, k]),
+            "open_p50": _money(opened.quantiles[1, k]),
+            "open_p90": _money(opened.quantiles[2, k]),
+            "new_mean": _money(new.new_mean[k]),
+            "new_p10": _money(new.new_quantiles[0, k]),
+            "new_p50": _money(new.new_quantiles[1, k]),
+            "new_p90": _money(new.new_quantiles[2, k]),
+            "total_mean": _money(new.total_mean[k]),
+            "total_p10": _money(new.total_quantiles[0, k]),
+            "total_p50": _money(new.total_quantiles[1, k]),
+            "total_p90": _money(new.total_quantiles[2, k]),
         }
         for k, period in enumerate(periods)
     ]
 
 
-def _slip_summary(slips: np.ndarray) -> dict:
-    if not slips.size:
-        return {"count": 0, "median_days": 0.0, "p10_days": 0.0, "p90_days": 0.0}
-    low, middle, high = np.quantile(slips, [0.1, 0.5, 0.9])
-    return {"count": int(slips.size), "median_days": float(middle), "p10_days": float(low), "p90_days": float(high)}
-
-
 def forecast(
-    opportunities: Table | None, history: Table | None = None, options: Mapping | None = None, today: date | None = None
+    opportunities: Table | None,
+    history: Table | None = None,
+    options: Mapping | None = None,
+    today: date | None = None,
+    pipeline: Table | None = None,
 ) -> dict:
     """The whole forecast as a JSON / XML-RPC-ready dict.
 
+    ``opportunities`` are today's (``forecast_data``), ``history`` the stage history behind
+    the statistics, ``pipeline`` the pipeline history (``forecast_history``) every
+    statistic that looks back learns from. Without it the engine falls back on a history
+    made of today's values (hindsight: ``"history": "current values"`` says so). With it, a
+    closed opportunity is scored at the probability and level of its last open row.
+
     Keys: ``currency``, ``as_of``, ``date_from``, ``date_to``, ``granularity``,
     ``method`` (the one used: ``"analytic"`` or ``"monte_carlo"``), ``trials``, ``seed``,
-    ``calibrated``, ``commit_threshold``, ``open_count``, ``overdue_count``,
-    ``undated_count``, ``periods`` (``[{"period", "date_from", "date_to", "count",
-    "weighted", "commit", "best_case", "won", "mean", "p10", "p50", "p90"}]``),
-    ``totals`` (sums of the additive columns), ``accuracy`` (``{"cdf_error",
-    "amount_error", "confidence"}``: the quantiles are those of a law within
-    ``cdf_error`` in probability after shifting amounts by ``amount_error``, with
-    probability ``confidence``), ``slip`` (historical slips in days), ``calibration``
-    (``engine.forecast_stats.calibration_report``), ``statistics``
-    (``engine.forecast_stats.historical_statistics``) and, when asked, ``backtest``
-    (``engine.forecast_backtest.backtest``).
+    ``calibrated`` (as asked; ``calibration.used`` says whether it applied), ``commit_threshold``,
+    ``open_count``, ``overdue_count``, ``undated_count``, ``history``, ``periods``
+    (``[{"period", "date_from", "date_to", "count", "weighted", "commit", "best_case", "won",
+    "mean", "p10", "p50", "p90"}]`` — ``mean`` .. ``p90`` are what the open pipeline will
+    win, also as ``open_*``; ``new_*`` what opportunities not created yet will win;
+    ``total_*`` won + open + new), ``totals`` (sums of the additive columns), ``beyond``
+    (``{"amount", "share"}``: what the open pipeline is expected to win after ``date_to``),
+    ``accuracy`` (``{"cdf_error", "amount_error", "confidence"}``: the open pipeline's
+    quantiles are those of a law within ``cdf_error`` in probability after shifting amounts
+    by ``amount_error``, with probability ``confidence``), ``slip``
+    (``forecast_slip.SlipModel.summary``), ``calibration``
+    (``forecast_calibration.calibration_summary``), ``new_pipeline`` (arrivals, win rate and
+    amount of new opportunities), ``statistics``
+    (``forecast_stats.historical_statistics``) and, when asked, ``backtest``
+    (``forecast_backtest.backtest``).
     """
     settings = parse_options(options, today)
     frame = prepare_opportunities(opportunities)
     stages = prepare_history(history)
+    if pipeline is None:
+        source, index = "current values", PipelineIndex.build(history_from_opportunities(frame))
+        # arrivals are learnt from creation days: not from the ones made up for missing dates
+        learn_new = bool(frame["created"].notna().all())
+    else:
+        source, index, learn_new = "pipeline", PipelineIndex.build(prepare_pipeline(pipeline)), True
+        frame = _stated_while_open(frame, index)
     periods = periods_between(settings.date_from, settings.date_to, settings.granularity)
-    calibrator = fit_calibration(*closed_outcomes(frame))
-    distribution, slips = open_pipeline_forecast(frame, settings, periods, calibrator)
-    totals = pipeline_totals(frame, period_boundaries(periods), day_number(settings.as_of), settings.commit_threshold)
-    rows = _periods_rows(periods, totals, distribution.mean, distribution.quantiles)
-    expected = frame["expected"].to_numpy()[frame["status"].to_numpy() == OPEN]
+    boundaries = period_boundaries(periods)
+    as_of = day_number(settings.as_of)
+    learnt = Learnt.fit(index, as_of, learn_new)
+    totals = pipeline_totals(frame, boundaries, as_of, settings.commit_threshold)
+    is_open = frame["status"].to_numpy() == OPEN
+    standing = standing_forecast(
+        frame[is_open], learnt, as_of, boundaries, settings.method, settings.trials, settings.seed,
+        calibrated=settings.calibrated, won=totals["won"],
+    )  # fmt: skip
+    rows = _periods_rows(periods, totals, standing)
+    expected = frame["expected"].to_numpy()[is_open]
+    open_total = float(standing.open.mean.sum())
     result = {
         "currency": settings.currency,
         "as_of": settings.as_of.isoformat(),
         "date_from": periods[0].start.isoformat(),
         "date_to": periods[-1].end.isoformat(),
         "granularity": settings.granularity,
-        "method": distribution.method,
+        "method": standing.open.method,
         "trials": settings.trials,
         "seed": settings.seed,
         "calibrated": settings.calibrated,
         "commit_threshold": settings.commit_threshold,
         "open_count": len(expected),
-        "overdue_count": int(np.count_nonzero(expected < day_number(settings.as_of))),
+        "overdue_count": int(np.count_nonzero(expected < as_of)),
         "undated_count": int(np.count_nonzero(np.isnan(expected))),
+        "history": source,
         "periods": rows,
         "totals": {
-            key: _money(sum(row[key] for row in rows)) for key in ("weighted", "commit", "best_case", "won", "mean")
+            key: _money(sum(row[key] for row in rows))
+            for key in ("weighted", "commit", "best_case", "won", "mean", "open_mean", "new_mean", "total_mean")
+        },
+        "beyond": {
+            "amount": _money(standing.beyond),
+            "share": round(standing.beyond / (standing.beyond + open_total), 4) if standing.beyond > 0 else 0.0,
         },
         "accuracy": {
-            "cdf_error": round(distribution.cdf_error, 6),
-            "amount_error": _money(distribution.amount_error),
-            "confidence": distribution.confidence,
+            "cdf_error": round(standing.open.cdf_error, 6),
+            "amount_error": _money(standing.open.amount_error),
+            "confidence": standing.open.confidence,
         },
-        "slip": _slip_summary(slips),
-        "calibration": calibration_report(frame, calibrator),
+        "slip": learnt.slip.summary(),
+        "calibration": calibration_summary(learnt.calibration, learnt.pairs),
+        "new_pipeline": _new_pipeline_summary(learnt),
         "statistics": historical_statistics(frame, stages),
     }
     if settings.backtest:
         result["backtest"] = backtest(
-            frame,
-            stages,
+            index,
             settings.as_of,
             settings.granularity,
             settings.backtest,
@@ -321,36 +350,46 @@ def forecast(
             settings.trials,
             settings.seed,
             settings.calibrated,
+            learn_new=learn_new,
         )
     return _finite(result)
 
 
-def open_pipeline_weights(
-    frame: pd.DataFrame, settings: ForecastOptions, periods: list[Period], calibrator: Calibrator = IDENTITY
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Amounts and weights ``(n, P)`` of the open rows of ``frame``, and the slips behind them.
+def _stated_while_open(frame: pd.DataFrame, index: PipelineIndex) -> pd.DataFrame:
+    """``frame`` with each closed opportunity's probability and level those of its last
+    open row in the pipeline history (Odoo writes 100 % / 0 % on closing)."""
+    closed = frame["status"].to_numpy() != OPEN
+    history = index.frame
+    open_rows = history[history["status"].to_numpy() == OPEN]
+    if not closed.any() or open_rows.empty:
+        return frame
+    last = open_rows.groupby("lead_id", sort=False).tail(1).set_index("lead_id")
+    ids = frame["id"].to_numpy()[closed]
+    known = pd.Index(last.index).get_indexer(ids)
+    found = known >= 0
+    frame = frame.copy()
+    rows = np.flatnonzero(closed)[found]
+    frame.loc[rows, "probability"] = last["probability"].to_numpy()[known[found]]
+    frame["level"] = frame["level"].astype(object)
+    frame.loc[rows, "level"] = last["level"].to_numpy()[known[found]]
+    return frame
 
-    Slips come from every closed-won row; probabilities go through ``calibrator`` when
-    ``settings.calibrated``.
-    """
-    status = frame["status"].to_numpy()
-    pipeline = frame[status == OPEN]
-    slips = historical_slips(frame["expected"].to_numpy(), frame["closed"].to_numpy(), status == WON)
-    probability = pipeline["probability"].to_numpy()
-    if settings.calibrated:
-        probability = calibrator(probability)
-    weights = pipeline_weights(
-        probability, pipeline["expected"].to_numpy(), day_number(settings.as_of), slips, period_boundaries(periods)
-    )
-    return pipeline["amount"].to_numpy(), weights, slips
 
-
-def open_pipeline_forecast(
-    frame: pd.DataFrame, settings: ForecastOptions, periods: list[Period], calibrator: Calibrator = IDENTITY
-) -> tuple[RevenueForecast, np.ndarray]:
-    """Distribution of what the open rows of ``frame`` will win per period, and the slips used."""
-    amounts, weights, slips = open_pipeline_weights(frame, settings, periods, calibrator)
-    return revenue_forecast(amounts, weights, settings.method, settings.trials, settings.seed), slips
+def _new_pipeline_summary(learnt: Learnt) -> dict:
+    """Arrivals a month, the share of new opportunities won and their mean won amount."""
+    model = learnt.new
+    rates = model.rates
+    if not rates.size or not model.amounts.size:
+        return {"arrivals_per_month": 0.0, "win_rate": 0.0, "mean_amount": 0.0, "count": 0}
+    share = rates / rates.sum() if rates.sum() > 0 else np.full(rates.size, 1.0 / rates.size)
+    won_eventually = model.won_by_age[:, -1]
+    amount = model.amount_weights @ model.amounts
+    return {
+        "arrivals_per_month": round(float(rates.sum()) * 365.25 / 12, 2),
+        "win_rate": round(100.0 * float(share @ won_eventually), 2),
+        "mean_amount": _money(share @ amount),
+        "count": int(model.arrivals.sum()),
+    }
 
 
 def _finite(value: object) -> object:

@@ -1,25 +1,26 @@
-"""Backtest: forecast past periods from the pipeline as it stood then, and score the ranges.
+"""Backtest: the forecast rebuilt standing on past dates, from the pipeline as it stood then.
 
-For each of the ``points`` whole periods before the one holding the as-of date, at the
-period's first day ``d``:
+For each of the ``points`` periods before the one holding ``as_of`` (the target ``T``) and
+each horizon ``h`` of ``HORIZONS`` (in periods), the forecast stands at the start ``S`` of
+the period ``h - 1`` periods before ``T`` (``h = 1``: the start of ``T`` itself):
 
-* the pipeline is rebuilt: an opportunity was open at ``d`` when it was created before
-  ``d`` (an empty creation date counts as "long before") and is still open or closed on
-  or after ``d``; closed rows without a closing date are left out;
-* its probability then is the one of its last stage change before ``d`` when the stage
-  history carries probabilities, else its current (or, for a closed row, last open)
-  probability; its expected date is the current one. Odoo keeps neither old expected
-  dates nor, by default, old probabilities, so a salesperson's later edits leak into the
-  past: this is the limitation of every backtest built from the current records;
-* slips and the calibration are learnt only from opportunities closed before ``d``
-  (no look-ahead), and the forecast of the period is made exactly as the live one;
-* ``actual`` is what that pipeline won in the period (what the forecast predicts);
-  ``actual_total`` adds the opportunities created and won within the period.
+- the pipeline is the one of ``S`` from the pipeline history (``forecast_history``): amount,
+  stated and predictive probability, expected date and state *as they stood*, never
+  today's values;
+- calibration, slips and the pipeline not yet created are learnt from the history dated
+  before ``S`` only (``forecast_model.Learnt``), exactly as today's forecast learns from
+  the history before today (``forecast_model.standing_forecast`` is the same code);
+- the actual is everything won in ``T`` (final amounts of the opportunities whose final
+  closing, won, falls in ``T``); ``actual`` alone is the part won by opportunities already
+  open at ``S``.
 
-Scores: ``coverage`` — the fraction of points whose actual lies within [P10, P90]
-(about 0.8 when the ranges are right); ``mae_p50``, ``mae_mean`` and ``mae_weighted`` —
-mean absolute error of the P50, of the mean and of the plain weighted pipeline (the
-opportunities expected in the period, amount x stated probability).
+Forecasters scored on the same points (``forecast_scores``): ours (the total: from open +
+from new, P10 / P50 / P90) raw and calibrated, and two baselines a manager knows — the
+weighted pipeline of the stated probabilities and that of Odoo's predictive probability
+(``automated_probability``), each the sum of amount x probability of the opportunities
+expected in ``T`` (overdue ones on ``S``). Pinball losses at 0.1 / 0.5 / 0.9 (lower is
+better), MAE of the median, and for ours the P10-P90 coverage with its Wilson 95 %
+interval (0.8 is right). Points standing before the history begins are left out.
 """
 
 from datetime import date
@@ -28,14 +29,18 @@ import numpy as np
 import pandas as pd
 
 from .forecast_data import OPEN, WON
-from .forecast_distribution import due_days, historical_slips, pipeline_weights, revenue_forecast
-from .forecast_periods import add_periods, day_number, periods_between
-from .forecast_stats import IDENTITY, closed_outcomes, fit_calibration
+from .forecast_distribution import due_days
+from .forecast_history import PipelineIndex
+from .forecast_model import Learnt, StandingForecast, standing_forecast
+from .forecast_periods import Period, add_periods, day_number, periods_between
+from .forecast_scores import point_scores, quantile_scores
+
+HORIZONS = (1, 3, 6)
+FORECASTERS = ("ours", "ours_calibrated", "weighted", "predictive")
 
 
 def backtest(
-    opportunities: pd.DataFrame,
-    history: pd.DataFrame,
+    index: PipelineIndex,
     as_of: date,
     granularity: str,
     points: int,
@@ -43,86 +48,150 @@ def backtest(
     trials: int = 10_000,
     seed: int = 0,
     calibrated: bool = False,
+    horizons: tuple[int, ...] = HORIZONS,
+    learn_new: bool = True,
 ) -> dict:
-    """Backtest over the ``points`` periods before ``as_of`` (normalised frames, see the module docstring).
+    """Backtest over the ``points`` periods before ``as_of`` at ``horizons`` (module docstring).
 
-    Returns ``{"points": [{"period", "as_of", "open_count", "weighted", "mean", "p10",
-    "p50", "p90", "actual", "actual_total", "inside"}], "count", "coverage",
-    "mae_p50", "mae_mean", "mae_weighted", "calibrated", "method"}``.
+    Returns ``{"points", "count", "coverage", "mae_p50", "mae_mean", "mae_weighted",
+    "calibrated", "method", "horizons"}``: the first seven describe horizon 1 as the
+    forecast is shown (calibrated when asked); ``points`` are ``{"period", "as_of",
+    "open_count", "weighted", "predictive", "mean", "p10", "p50", "p90", "open_mean",
+    "new_mean", "actual", "actual_total", "inside", "method"}``; ``horizons`` is
+    ``[{"horizon", "count", "points", "scores": {forecaster: scores}, "best"}]``.
+    ``learn_new``: as ``forecast_model.Learnt.fit``.
     """
-    if points <= 0:
-        return _summary([], calibrated, method)
-    first = add_periods(as_of, -points, granularity)
-    last = add_periods(as_of, 0, granularity)
-    periods = [period for period in periods_between(first, last, granularity) if period.start < last]
-    status = opportunities["status"].to_numpy()
-    closed = opportunities["closed"].to_numpy()
-    created = opportunities["created"].to_numpy()
-    amount = opportunities["amount"].to_numpy()
-    rows = []
-    for period in periods:
-        start, stop = day_number(period.start), day_number(period.end) + 1
-        open_then = (np.isnan(created) | (created < start)) & ((status == OPEN) | (closed >= start))
-        won_in_period = (status == WON) & (closed >= start) & (closed < stop)
-        pipeline = opportunities[open_then]
-        probability = _probability_at(pipeline, history, start)
-        calibrator = fit_calibration(*closed_outcomes(opportunities, before=start)) if calibrated else IDENTITY
-        known = closed < start
-        slips = historical_slips(opportunities["expected"].to_numpy(), np.where(known, closed, np.nan), status == WON)
-        boundaries = np.array([start, stop], dtype=np.int64)
-        expected = pipeline["expected"].to_numpy()
-        weights = pipeline_weights(calibrator(probability), expected, start, slips, boundaries)
-        forecast = revenue_forecast(pipeline["amount"].to_numpy(), weights, method, trials, seed)
-        due = due_days(expected, start)
-        weighted = float(pipeline["amount"].to_numpy() @ (probability / 100.0 * ((due >= start) & (due < stop))))
-        p10, p50, p90 = (float(value) for value in forecast.quantiles[:, 0])
-        actual = float(amount[open_then & won_in_period].sum())
-        rows.append(
-            {
-                "period": period.label,
-                "as_of": period.start.isoformat(),
-                "open_count": len(pipeline),
-                "weighted": weighted,
-                "mean": float(forecast.mean[0]),
-                "p10": p10,
-                "p50": p50,
-                "p90": p90,
-                "actual": actual,
-                "actual_total": float(amount[won_in_period].sum()),
-                "inside": bool(p10 <= actual <= p90),
-                "method": forecast.method,
-            }
-        )
-    return _summary(rows, calibrated, method)
-
-
-def _probability_at(pipeline: pd.DataFrame, history: pd.DataFrame, day: int) -> np.ndarray:
-    """Probability of each row on ``day``: its last stage change before then, else its own."""
-    current = pipeline["probability"].to_numpy()
-    known = history[(history["day"] < day) & history["probability"].notna()]
-    if known.empty or pipeline.empty:
-        return current
-    latest = known.sort_values("day", kind="stable").groupby("lead_id", sort=False)["probability"].last()
-    then = pipeline["id"].map(latest).to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.where(np.isnan(then), current, then)
-
-
-def _summary(rows: list[dict], calibrated: bool, method: str) -> dict:
-    def mean_error(key: str) -> float:
-        return round(float(np.mean([abs(row[key] - row["actual"]) for row in rows])), 2) if rows else 0.0
-
-    rounded = [
-        {key: round(value, 2) if isinstance(value, float) else value for key, value in row.items()} for row in rows
-    ]
+    targets = _targets(as_of, granularity, points)
+    stand = _Standing(index, method, trials, seed, learn_new)
+    per_horizon = []
+    for horizon in horizons:
+        rows = []
+        for target in targets:
+            start = add_periods(target.start, -(horizon - 1), granularity)
+            if index.lead_count and day_number(start) > index.origin:
+                rows.append(stand.point(target, start, calibrated))
+        per_horizon.append({"horizon": horizon, "count": len(rows), "points": rows, **_scores(rows)})
+    first = per_horizon[0] if per_horizon else {"points": [], "count": 0}
     return {
-        "points": [
-            {key: value + 0.0 if isinstance(value, float) else value for key, value in row.items()} for row in rounded
-        ],
+        **_summary(first["points"]),
+        "calibrated": calibrated,
+        "method": method,
+        "horizons": [{**row, "points": _rounded(row["points"])} for row in per_horizon],
+    }
+
+
+def _targets(as_of: date, granularity: str, points: int) -> list[Period]:
+    if points <= 0:
+        return []
+    last = add_periods(as_of, 0, granularity)
+    first = add_periods(as_of, -points, granularity)
+    return [period for period in periods_between(first, last, granularity) if period.start < last]
+
+
+class _Standing:
+    """The history, what was learnt at each standing day (fitted once per day) and the
+    final outcomes (the actuals)."""
+
+    def __init__(self, index: PipelineIndex, method: str, trials: int, seed: int, learn_new: bool):
+        self.index, self.method, self.trials, self.seed, self.learn_new = index, method, trials, seed, learn_new
+        self.learnt: dict[int, Learnt] = {}
+        outcomes = index.outcomes()
+        self.created = pd.Series(outcomes["created"].to_numpy(), index=outcomes["lead_id"].to_numpy())
+        won = outcomes["status"].to_numpy() == WON
+        self.won_day = outcomes["closed"].to_numpy()[won]
+        self.won_amount = outcomes["amount"].to_numpy()[won]
+        self.won_lead = outcomes["lead_id"].to_numpy()[won]
+
+    def learnt_at(self, day: int) -> Learnt:
+        if day not in self.learnt:
+            self.learnt[day] = Learnt.fit(self.index, day, self.learn_new)
+        return self.learnt[day]
+
+    def point(self, target: Period, start: date, calibrated: bool) -> dict:
+        day = day_number(start)
+        snapshot = self.index.snapshot(day)
+        pipeline = snapshot[snapshot["status"].to_numpy() == OPEN].reset_index(drop=True)
+        pipeline["created"] = self.created.reindex(pipeline["lead_id"].to_numpy()).to_numpy()
+        learnt = self.learnt_at(day)
+        boundaries = np.array([day_number(target.start), day_number(target.end) + 1], dtype=np.int64)
+        raw = self._forecast(pipeline, learnt, day, boundaries, calibrated=False)
+        tuned = self._forecast(pipeline, learnt, day, boundaries, calibrated=True) if learnt.calibration.used else raw
+        shown = tuned if calibrated else raw
+        in_target = (self.won_day >= boundaries[0]) & (self.won_day < boundaries[1])
+        from_open = in_target & np.isin(self.won_lead, pipeline["lead_id"].to_numpy())
+        due = due_days(pipeline["expected"].to_numpy(), day)
+        expected_in = (due >= boundaries[0]) & (due < boundaries[1])
+        amounts = pipeline["amount"].to_numpy()
+        automated = pipeline["automated"].to_numpy()
+        p10, p50, p90 = (float(value) for value in shown.total_quantiles[:, 0])
+        actual_total = float(self.won_amount[in_target].sum())
+        return {
+            "period": target.label,
+            "as_of": start.isoformat(),
+            "open_count": len(pipeline),
+            "weighted": float(amounts @ (pipeline["probability"].to_numpy() / 100.0 * expected_in)),
+            "predictive": float(amounts @ (np.nan_to_num(automated) / 100.0 * expected_in)),
+            "predictive_known": bool(not np.isnan(automated).all()) if len(pipeline) else True,
+            "mean": float(shown.total_mean[0]),
+            "p10": p10,
+            "p50": p50,
+            "p90": p90,
+            "open_mean": float(shown.open.mean[0]),
+            "new_mean": float(shown.new_mean[0]),
+            "raw": _band(raw),
+            "tuned": _band(tuned),
+            "actual": float(self.won_amount[from_open].sum()),
+            "actual_total": actual_total,
+            "inside": bool(p10 <= actual_total <= p90),
+            "method": shown.open.method,
+        }
+
+    def _forecast(self, pipeline, learnt, day, boundaries, calibrated) -> StandingForecast:
+        return standing_forecast(
+            pipeline, learnt, day, boundaries, self.method, self.trials, self.seed, calibrated=calibrated
+        )
+
+
+def _band(forecast: StandingForecast) -> tuple[float, float, float]:
+    return tuple(float(value) for value in forecast.total_quantiles[:, 0])
+
+
+def _scores(rows: list[dict]) -> dict:
+    """Scores of each forecaster on the points ``rows``, and the best one (lowest mean pinball)."""
+    actual = np.array([row["actual_total"] for row in rows])
+    raw = np.array([row["raw"] for row in rows]).reshape(-1, 3)
+    tuned = np.array([row["tuned"] for row in rows]).reshape(-1, 3)
+    scores = {
+        "ours": quantile_scores(raw[:, 0], raw[:, 1], raw[:, 2], actual),
+        "ours_calibrated": quantile_scores(tuned[:, 0], tuned[:, 1], tuned[:, 2], actual),
+        "weighted": point_scores(np.array([row["weighted"] for row in rows]), actual),
+    }
+    if all(row["predictive_known"] for row in rows):
+        scores["predictive"] = point_scores(np.array([row["predictive"] for row in rows]), actual)
+    best = min(scores, key=lambda key: (scores[key]["pinball"], FORECASTERS.index(key))) if rows else None
+    return {"scores": scores, "best": best}
+
+
+def _summary(rows: list[dict]) -> dict:
+    def mean_error(key: str) -> float:
+        return round(float(np.mean([abs(row[key] - row["actual_total"]) for row in rows])), 2) if rows else 0.0
+
+    return {
+        "points": [_rounded(row) for row in rows],
         "count": len(rows),
         "coverage": round(float(np.mean([row["inside"] for row in rows])), 4) if rows else 0.0,
         "mae_p50": mean_error("p50"),
         "mae_mean": mean_error("mean"),
         "mae_weighted": mean_error("weighted"),
-        "calibrated": calibrated,
-        "method": method,
     }
+
+
+def _rounded(value: object) -> object:
+    """Money to cents, internal bands and flags dropped: the JSON-ready form of a point."""
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items() if key not in ("raw", "tuned", "predictive_known")}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    if isinstance(value, float):
+        return round(value, 2) + 0.0
+    return value

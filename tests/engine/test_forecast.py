@@ -75,9 +75,14 @@ def test_hand_computed_forecast():
     assert (february["weighted"], february["commit"], february["best_case"], february["won"]) == (1600, 2000, 2000, 0)
     assert (february["mean"], february["p10"], february["p50"], february["p90"]) == (1600, 0, 2000, 2000)
     assert all(march[key] == 0 for key in PERIOD_KEYS - {"period"})
-    assert result["totals"] == {"weighted": 2600, "commit": 2500, "best_case": 3800, "won": 700, "mean": 2600}
+    assert result["totals"] == {"weighted": 2600, "commit": 2500, "best_case": 3800, "won": 700, "mean": 2600,
+                                "open_mean": 2600, "new_mean": 0, "total_mean": 3300}  # fmt: skip
+    # no creation date, no pipeline history: nothing is learnt about opportunities not created yet
+    assert (result["history"], result["new_pipeline"]["arrivals_per_month"]) == ("current values", 0)
+    assert (january["total_mean"], january["total_p10"], january["total_p90"]) == (1700, 1200, 2200)
     assert (result["open_count"], result["overdue_count"], result["undated_count"]) == (4, 1, 1)
-    assert result["slip"]["count"] == 2 and result["slip"]["median_days"] == 0
+    # slips are read from the pipeline on the first day of each month: 5 was open on January 1st, 7 never
+    assert result["slip"]["count"] == 1 and result["slip"]["median_days"] == 0
     assert result["accuracy"] == {"cdf_error": 0.0, "amount_error": 0.0, "confidence": 1.0}
 
 
@@ -138,14 +143,17 @@ def test_empty_pipeline(empty, method):
     result = forecast(empty, empty, {**OPTIONS, "method": method, "backtest": 2})
     assert_contract(result)
     assert all(row[key] == 0 for row in result["periods"] for key in PERIOD_KEYS - {"period"})
-    assert result["calibration"] == {"brier": 0.0, "brier_calibrated": 0.0, "count": 0, "levels": [], "curve": []}
+    calibration = {key: result["calibration"][key] for key in ("brier", "brier_calibrated", "count", "levels", "curve")}
+    assert calibration == {"brier": 0.0, "brier_calibrated": 0.0, "count": 0, "levels": [], "curve": []}
+    assert (result["calibration"]["used"], result["calibration"]["reason"]) == (False, "too_few_closed")
     assert result["open_count"] == 0
 
 
 def test_no_history_at_all_means_no_slip_and_no_calibration():
     result = forecast(OPPORTUNITIES[:4], None, {**OPTIONS, "calibrated": True, "backtest": 2})
     assert_contract(result)
-    assert result["slip"] == {"count": 0, "median_days": 0.0, "p10_days": 0.0, "p90_days": 0.0}
+    slip = {key: result["slip"][key] for key in ("count", "median_days", "p10_days", "p90_days")}
+    assert slip == {"count": 0, "median_days": 0.0, "p10_days": 0.0, "p90_days": 0.0}
     assert periods(result)["2025-01"]["mean"] == 1000  # calibrated = stated without history
     assert result["backtest"]["count"] == 2
 
@@ -207,7 +215,7 @@ def falses(value, path=""):
         return [found for key, item in value.items() for found in falses(item, f"{path}/{key}")]
     if isinstance(value, list):
         return [found for index, item in enumerate(value) for found in falses(item, f"{path}/{index}")]
-    flags = ("/calibrated", "/inside")
+    flags = ("/calibrated", "/inside", "/used")
     return [path] if value is False and not path.endswith(flags) else []
 
 
@@ -230,10 +238,11 @@ def test_empty_keys_come_back_as_none_never_false():
     assert [row["key"] for row in win_rate["user"]] == [7, None] and win_rate["type"][0]["key"] is None
     assert {row["key"] for row in win_rate["team"]} == {None} and win_rate["team"][0]["count"] == 2
     assert [row["key"] for row in win_rate["stage"]] == ["New"]  # no stage is not a stage gone through
-    assert [row["level"] for row in result["calibration"]["levels"]] == ["Low", None]
+    assert [row["key"] for row in win_rate["level"]] == ["Low", None]
     assert result["undated_count"] == 1 and periods(result)["2025-01"]["best_case"] == 100
     lost = forecast(rows[1:2], None, OPTIONS)  # won False is a value: lost, not open
-    assert (lost["open_count"], lost["calibration"]["count"], lost["calibration"]["levels"][0]["won"]) == (0, 1, 0)
+    assert (lost["open_count"], [(row["count"], row["won"]) for row in lost["statistics"]["win_rate"]["level"]]) == (
+        0, [(1, 0)])  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -139,3 +139,29 @@ def edited_deadline_world(
         deal.changes = [change for change in deal.changes if change[0] <= last_day]
         deals.append(deal)
     return deals
+
+
+def model_world(rate: float, first_day: int, last_day: int, seed: int = 0, levels=(10, 30, 50, 70, 90)) -> list[Deal]:
+    """A world where the forecast's model is true: deals arrive as a Poisson process of
+    ``rate`` a day; each is stated at one of ``levels`` %, which is its true chance; expected
+    close 20..120 days after creation, actual close that plus a slip uniform on -20..60
+    days, whatever the outcome; lognormal amounts; no edits. Changes after ``last_day`` are
+    cut (those deals are still open)."""
+    rng = np.random.default_rng(seed)
+    count = rng.poisson(rate * (last_day - first_day))
+    created = np.sort(rng.integers(first_day, last_day, count))
+    stated = rng.choice(np.asarray(levels, dtype=np.float64), count)
+    expected = created + rng.integers(20, 121, count)
+    close = np.maximum(expected + rng.integers(-20, 61, count), created + 1)
+    won = rng.random(count) < stated / 100
+    amounts = np.round(rng.lognormal(np.log(8_000), 0.7, count), 2)
+    deals = []
+    for key in range(count):
+        deal = Deal(key + 1, int(created[key]))
+        deal.changes.append((int(created[key]), float(amounts[key]), float(stated[key]), float(stated[key]),
+                             int(expected[key]), OPEN))  # fmt: skip
+        if close[key] <= last_day:
+            deal.changes.append((int(close[key]), float(amounts[key]), 100.0 if won[key] else 0.0,
+                                 float(stated[key]), int(expected[key]), WON if won[key] else LOST))  # fmt: skip
+        deals.append(deal)
+    return deals
