@@ -274,9 +274,11 @@ def forecast(
     win, also as ``open_*``; ``new_*`` what opportunities not created yet will win;
     ``total_*`` won + open + new), ``totals`` (sums of the additive columns), ``beyond``
     (``{"amount", "share"}``: what the open pipeline is expected to win after ``date_to``),
-    ``accuracy`` (``{"cdf_error", "amount_error", "confidence"}``: the open pipeline's
-    quantiles are those of a law within ``cdf_error`` in probability after shifting amounts
-    by ``amount_error``, with probability ``confidence``), ``slip``
+    ``accuracy`` (``{"cdf_error", "amount_error", "confidence", "cdf_bound",
+    "amount_bound"}``: the open pipeline's quantiles are those of a law within ``cdf_error``
+    in probability after shifting amounts by ``amount_error`` — estimates of the real error
+    for the analytic method, the sampling error for Monte Carlo — and surely within the
+    ``*_bound`` ones, with probability ``confidence``), ``slip``
     (``forecast_slip.SlipModel.summary``), ``calibration``
     (``forecast_calibration.calibration_summary``), ``new_pipeline`` (arrivals, win rate and
     amount of new opportunities), ``statistics``
@@ -334,6 +336,8 @@ def forecast(
             "cdf_error": round(standing.open.cdf_error, 6),
             "amount_error": _money(standing.open.amount_error),
             "confidence": standing.open.confidence,
+            "cdf_bound": round(standing.open.cdf_bound, 6),
+            "amount_bound": _money(standing.open.amount_bound),
         },
         "slip": learnt.slip.summary(),
         "calibration": calibration_summary(learnt.calibration, learnt.pairs),

@@ -83,7 +83,8 @@ def test_hand_computed_forecast():
     assert (result["open_count"], result["overdue_count"], result["undated_count"]) == (4, 1, 1)
     # slips are read from the pipeline on the first day of each month: 5 was open on January 1st, 7 never
     assert result["slip"]["count"] == 1 and result["slip"]["median_days"] == 0
-    assert result["accuracy"] == {"cdf_error": 0.0, "amount_error": 0.0, "confidence": 1.0}
+    assert result["accuracy"] == {"cdf_error": 0.0, "amount_error": 0.0, "confidence": 1.0, "cdf_bound": 0.0,
+                                  "amount_bound": 0.0}  # fmt: skip
 
 
 def test_commit_threshold_is_configurable():
