@@ -1,18 +1,25 @@
+import io
+
+import numpy
+import pandas
+import psycopg2
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..engine.forecast import forecast
 
 FORECAST_OPTIONS = {
     "date_from", "date_to", "granularity", "method", "trials", "seed", "calibrated", "commit_threshold", "backtest",
 }
-LEAD_FIELDS = [
-    "active", "closing_state", "probability", "automated_probability", "probability_level_id", "expected_revenue",
-    "date_deadline", "date_closed", "create_date", "stage_id", "opportunity_type_id", "user_id", "team_id",
-]
 # the engine's outcome of each closing state: won, lost, open
 FORECAST_OUTCOMES = {"won": True, "lost": False, "open": None}
-HISTORY_FIELDS = ["lead_id", "stage_from_id", "stage_to_id", "date", "duration_days"]
+
+
+def _columns(rows, count):
+    """The ``count`` columns of the SQL result ``rows``, as lists."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _index in range(count)]
 
 
 def _none_as_false(value):
@@ -59,9 +66,9 @@ class CrmLead(models.Model):
         domain = self._board_domain(domain)
         options = self._forecast_options(options)
         self.check_access("read")
-        opportunities, history = self._forecast_tables(domain)
+        tables = self._forecast_tables(domain)
         try:
-            result = forecast(opportunities, history, options, today=fields.Date.context_today(self))
+            result = forecast(**tables, options=options, today=fields.Date.context_today(self))
         except ValueError as error:
             raise UserError(_("The forecast cannot be computed: %(reason)s", reason=error)) from error
         return _none_as_false(result)
@@ -70,89 +77,128 @@ class CrmLead(models.Model):
 
     @api.model
     def _forecast_tables(self, domain):
-        """The engine's opportunities and stage history as dicts of columns, empty
-        values as ``None`` (``False`` stays only in ``won``, where it means lost).
+        """The engine's three input tables for the opportunities matching ``domain`` (the
+        caller's rules apply through ``_search``; archived ones too: the lost ones), each
+        read in columns by one SQL statement — no per-record reads:
 
-        Odoo writes 100 % / 0 % on closing, which would make every closed opportunity a
-        perfect prediction; its probability here is the default level of the last stage
-        it was in while open (from the stage history, else its current stage when that
-        is not a won stage), else Odoo's predictive-scoring estimate
-        (``automated_probability``). This approximates what the salesperson stated
-        when only the level changed within a stage.
+        - ``opportunities``: today's values; Odoo writes 100 % / 0 % on closing, so a closed
+          opportunity's ``probability`` and level here are Odoo's predictive estimate, which the
+          engine replaces by what its history says was stated while it was open;
+        - ``history``: the workflow log (stage changes) behind the statistics;
+        - ``pipeline``: the opportunity history as the engine looks at it (see
+          ``_forecast_pipeline_history``), which calibration, slips, the "from new" part and
+          the backtest learn from.
+
+        Empty values are ``None`` (``False`` stays only in ``won``, where it means lost).
         """
-        # archived opportunities too: the lost ones, history behind slips and calibration
-        leads = self.with_context(active_test=False).search_fetch(domain, LEAD_FIELDS, order="id")
-        rows = self.env["crm.lead.stage.history"].search_fetch(
-            [("lead_id", "in", leads.ids)], HISTORY_FIELDS, order="date, id"
-        )
-        stage_ids = {*leads.stage_id.ids, *rows.stage_from_id.ids, *rows.stage_to_id.ids}
-        stages = self.env["crm.stage"].search_fetch([("id", "in", list(stage_ids))], ["is_won", "probability_level_id"])
-        won_stages = set(stages.filtered("is_won").ids)
-        # stage defaults read through the cached level table: no query on the levels
-        level_table = self.env["crm.probability.level"]._level_table()
-        percentages = {level_id: percentage for percentage, level_id in level_table}
-        stage_probability = {
-            stage.id: 100.0 if stage.is_won else percentages.get(stage.probability_level_id.id)
-            for stage in stages
+        leads = self.with_context(active_test=False)._search(domain).subselect()
+        state = self._closing_state_sql("lead")
+        frame = self._forecast_copy(SQL(
+            """
+            SELECT lead.id, COALESCE(lead.expected_revenue, 0),
+                   CASE WHEN %(state)s = 'open' THEN lead.probability ELSE lead.automated_probability END,
+                   %(state)s, lead.date_deadline - DATE '1970-01-01', lead.create_date::date - DATE '1970-01-01',
+                   CASE WHEN %(state)s <> 'open' THEN lead.date_closed::date - DATE '1970-01-01' END,
+                   CASE WHEN %(state)s = 'open' THEN lead.probability_level_id END,
+                   lead.stage_id, lead.opportunity_type_id, lead.user_id, lead.team_id
+              FROM crm_lead lead
+             WHERE lead.id IN %(leads)s
+             ORDER BY lead.id
+            """,
+            state=state, leads=leads,
+        ), ("id", "amount", "probability", "state", "date_expected", "date_created", "date_closed", "level",
+            "stage", "type", "user", "team"))
+        frame["won"] = frame.pop("state")
+        return {
+            "opportunities": frame,
+            "history": self._forecast_stage_history(leads),
+            "pipeline": self._forecast_pipeline_history(leads),
         }
-        open_stage = self._forecast_last_open_stages(leads, rows, won_stages)
-        status = [FORECAST_OUTCOMES[lead.closing_state] for lead in leads]
-        probability, stage = [], []
-        for lead, won in zip(leads, status, strict=True):
-            if won is None:
-                probability.append(lead.probability)
-                stage.append(lead.stage_id.id or None)
-                continue
-            last_stage = open_stage.get(lead.id) or (lead.stage_id.id not in won_stages and lead.stage_id.id) or None
-            stated = stage_probability.get(last_stage) if last_stage else None
-            probability.append(lead.automated_probability if stated is None else stated)
-            stage.append(last_stage)
-        levels = self.env["crm.probability.level"]._find_for_probabilities(probability)
-        opportunities = {
-            "id": leads.ids,
-            "amount": [lead.expected_revenue for lead in leads],
-            "probability": probability,
-            "date_expected": [lead.date_deadline or None for lead in leads],
-            "date_created": [lead.create_date or None for lead in leads],
-            "date_closed": [
-                None if won is None else lead.date_closed or None for lead, won in zip(leads, status, strict=True)
-            ],
-            "won": status,
-            "stage": stage,
-            "level": [
-                (lead.probability_level_id.id if won is None else levels[value].id) or None
-                for lead, won, value in zip(leads, status, probability, strict=True)
-            ],
-            "type": [lead.opportunity_type_id.id or None for lead in leads],
-            "user": [lead.user_id.id or None for lead in leads],
-            "team": [lead.team_id.id or None for lead in leads],
-        }
-        history = {
-            "lead_id": [row.lead_id.id for row in rows],
-            "stage_from": [row.stage_from_id.id or None for row in rows],
-            "stage_to": [row.stage_to_id.id or None for row in rows],
-            "date": [row.date for row in rows],
-            "duration_days": [row.duration_days for row in rows],
-            "probability": [stage_probability.get(row.stage_to_id.id) for row in rows],
-        }
-        return opportunities, history
 
     @api.model
-    def _forecast_last_open_stages(self, leads, rows, won_stages):
-        """``{lead id: the last stage it was in while open}`` for closed ``leads``, from
-        the history ``rows`` (ordered by date) up to their closing."""
-        # by day: the change into a won stage is logged in the same write as date_closed
-        closing = {lead.id: lead.date_closed.date() for lead in leads if lead.date_closed}
-        stages = {}
-        for row in rows:
-            closed_on = closing.get(row.lead_id.id)
-            if not closed_on or row.date.date() > closed_on:
-                continue
-            if row.stage_to_id.id in won_stages:
-                stages[row.lead_id.id] = row.stage_from_id.id or stages.get(row.lead_id.id)
+    def _forecast_stage_history(self, leads):
+        """The workflow log of ``leads`` (a subquery of ids) as the engine's stage history."""
+        rows = self.env.execute_query(SQL(
+            """
+            SELECT row.lead_id, row.stage_from_id, row.stage_to_id, row.date, row.duration_days,
+                   CASE WHEN stage.is_won THEN 100.0 ELSE level.percentage END
+              FROM %(table)s row
+              LEFT JOIN crm_stage stage ON stage.id = row.stage_to_id
+              LEFT JOIN crm_probability_level level ON level.id = stage.probability_level_id
+             WHERE row.lead_id IN %(leads)s
+             ORDER BY row.date, row.id
+            """,
+            table=self.env["crm.lead.stage.history"]._table_sql, leads=leads,
+        ))
+        columns = ("lead_id", "stage_from", "stage_to", "date", "duration_days", "probability")
+        return dict(zip(columns, _columns(rows, len(columns)), strict=True))
+
+    @api.model
+    def _forecast_pipeline_history(self, leads):
+        """The opportunity history of ``leads`` (a subquery of ids) as the engine's pipeline
+        history (amounts in company currency as they stood, open / won / lost), restricted to
+        the rows the engine looks at: it sees the pipeline on the first day of each month
+        (``engine.forecast_history``), so a row replaced by the next one within the same month
+        is left out, unless it is an opportunity's first or last row or its state changes
+        right after or with it (the last values stated while open are kept)."""
+        return self._forecast_copy(SQL(
+            """
+            SELECT lead_id, date::date - DATE '1970-01-01', amount, probability, automated_probability,
+                   date_deadline - DATE '1970-01-01', state, opportunity_type_id, team_id, user_id,
+                   probability_level_id
+              FROM (SELECT row.*, COALESCE(row.amount_company, 0) AS amount,
+                           LAG(row.state) OVER sequence AS state_before, LEAD(row.state) OVER sequence AS state_after,
+                           LEAD(row.date) OVER sequence AS until
+                      FROM %(table)s row
+                     WHERE row.lead_id IN %(leads)s
+                    WINDOW sequence AS (PARTITION BY row.lead_id ORDER BY row.date, row.id)) row
+             WHERE state_before IS NULL OR until IS NULL OR state <> state_before OR state <> state_after
+                OR until >= date_trunc('month', date) + INTERVAL '1 month'
+             ORDER BY lead_id, date, id
+            """,
+            table=self.env["crm.lead.history"]._table_sql, leads=leads,
+        ), ("lead_id", "date", "amount", "probability", "automated_probability", "date_expected", "state", "type",
+            "team", "user", "level"), state_column="won")
+
+    @api.model
+    def _forecast_copy(self, query, names, state_column="state"):
+        """The rows of ``query`` as columns ``names``, copied out of PostgreSQL as CSV and
+        parsed by pandas (Python objects only for the keys): the fast way to read a million
+        rows. Columns named ``date*`` hold day numbers since 1970-01-01 and become dates;
+        ``state`` (open / won / lost) becomes the engine's outcome, as ``state_column``.
+        Empty values are ``None``, ``NaN`` for numbers and ``NaT`` for dates (the engine's)."""
+        self.env.flush_all()  # COPY reads the tables as they are in the database
+        buffer = io.StringIO()
+        # as Odoo's own COPY (models.py): an asynchronous wait callback would break it
+        callback = psycopg2.extensions.get_wait_callback()
+        psycopg2.extensions.set_wait_callback(None)
+        try:
+            self.env.cr.copy_expert(
+                self.env.cr.mogrify(SQL("COPY (%s) TO STDOUT WITH (FORMAT csv)", query)).decode(), buffer
+            )
+        finally:
+            psycopg2.extensions.set_wait_callback(callback)
+        buffer.seek(0)
+        floats = {"amount", "probability", "automated_probability"}
+        frame = pandas.read_csv(
+            buffer, header=None, names=list(names),
+            dtype={name: "float64" if name in floats else "string" if name == "state" else "Int64" for name in names},
+        )
+        columns = {}
+        for name in names:
+            column = frame[name]
+            if name == "state":
+                outcomes = numpy.full(len(column), None, dtype=object)
+                for state, outcome in FORECAST_OUTCOMES.items():
+                    outcomes[(column == state).to_numpy(dtype=bool, na_value=False)] = outcome
+                columns[state_column] = outcomes
+            elif name in floats:
+                columns[name] = column.to_numpy()
+            elif name.startswith("date"):
+                columns[name] = pandas.to_datetime(column, unit="D").to_numpy()
             else:
-                stages[row.lead_id.id] = row.stage_to_id.id or stages.get(row.lead_id.id)
-        return stages
+                columns[name] = column.astype(object).where(column.notna(), None).to_numpy()
+        return columns
 
     # ------------------------------------------------------------------ arguments
 

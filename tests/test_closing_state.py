@@ -45,7 +45,7 @@ class TestClosingState(AccountTestInvoicingCommon):
             "SELECT lead.id, %s FROM crm_lead lead WHERE lead.id = ANY(%s)",
             Lead._closing_state_sql("lead"), leads.ids,
         )))
-        opportunities = Lead._forecast_tables([("id", "in", leads.ids)])[0]
+        opportunities = Lead._forecast_tables([("id", "in", leads.ids)])["opportunities"]
         outcomes = dict(zip(opportunities["id"], opportunities["won"], strict=True))
         self.env["crm.invoicing.analysis"].invalidate_model()  # a SQL view: rows read earlier are stale
         analysis = {

@@ -1,15 +1,43 @@
 import json
 import math
-from datetime import timedelta
+import random
+from datetime import date, datetime, timedelta
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from ..engine.forecast import forecast
+from ..models.crm_lead_forecast import FORECAST_OUTCOMES
 from .common import OpportunityCase
+from .test_pipeline_flow import FlowCase
 
 COMPARED = ("currency", "periods", "totals", "calibration", "slip", "open_count", "method")
+
+
+def orm_pipeline(env, leads):
+    """The engine's pipeline history of ``leads`` read through the ORM, every row (the
+    forecast reads it in SQL, thinned to what the first days of the months see)."""
+    rows = env["crm.lead.history"].search([("lead_id", "in", leads.ids)], order="lead_id, date, id")
+    # the ORM reads an empty float as 0.0: the predictive probability may be unknown (NULL)
+    env.cr.execute("SELECT id FROM crm_lead_history WHERE id = ANY(%s) AND automated_probability IS NULL", [rows.ids])
+    unknown = {row_id for (row_id,) in env.cr.fetchall()}
+    return [
+        {
+            "lead_id": row.lead_id.id,
+            "date": row.date,
+            "amount": row.amount_company,
+            "probability": row.probability,
+            "automated_probability": None if row.id in unknown else row.automated_probability,
+            "date_expected": row.date_deadline or None,
+            "won": FORECAST_OUTCOMES[row.state],
+            "type": row.opportunity_type_id.id or None,
+            "team": row.team_id.id or None,
+            "user": row.user_id.id or None,
+            "level": row.probability_level_id.id or None,
+        }
+        for row in rows
+    ]
 
 
 @tagged("post_install", "-at_install")
@@ -74,6 +102,10 @@ class TestForecast(OpportunityCase):
             })
         return rows
 
+    def expected_forecast(self, leads, options):
+        return forecast(self.engine_input(leads), None, {**options, "currency": "USD"}, today=self.today,
+                        pipeline=orm_pipeline(self.env, leads))
+
     def assertSameForecast(self, result, expected):
         for key in COMPARED:
             self.assertEqual(result[key], expected[key], key)
@@ -95,16 +127,17 @@ class TestForecast(OpportunityCase):
         options = {"granularity": "quarter", "method": "monte_carlo", "trials": 2000, "seed": 7}
         result = self.env["crm.lead"].get_forecast(self.domain, options)
         leads = self.open_leads | self.won_lead | self.lost_lead
-        expected = forecast(self.engine_input(leads), None, {**options, "currency": "USD"}, today=self.today)
+        expected = self.expected_forecast(leads, options)
         self.assertSameForecast(result, expected)
+        self.assertEqual(result["history"], "pipeline")
         self.assertEqual(result["currency"], self.company.currency_id.name)
         self.assertEqual(result["open_count"], 5)
-        self.assertEqual(result["calibration"]["count"], 2)
         self.assertEqual(
-            [(row["level"], row["stated"], row["won"]) for row in result["calibration"]["levels"]],
-            [(self.levels[25].id, 25.0, 0), (self.levels[75].id, 75.0, 1)],
-            "closed opportunities are scored on what they were stated while open",
+            {row["key"]: row["won"] for row in result["statistics"]["win_rate"]["level"]},
+            {self.levels[25].id: 0, self.levels[75].id: 1},
+            "closed opportunities are counted at the level their history says they were stated while open",
         )
+        self.assertEqual((result["calibration"]["used"], result["calibration"]["reason"]), (False, "too_few_closed"))
         self.assertEqual(result["totals"]["best_case"], 1000 + 2500 + 4000 + 800)
         self.assertEqual(result["totals"]["won"], 3000)
         self.assertFalse("backtest" in result)
@@ -115,7 +148,9 @@ class TestForecast(OpportunityCase):
         result = self.env["crm.lead"].get_forecast(self.domain, options)
         self.assertEqual(result["periods"][0]["period"], self.today.strftime("%Y-%m"))
         self.assertIn(len(result["periods"]), (3, 4))
-        self.assertEqual(result["backtest"]["count"], 3)
+        # the history begins today: no past pipeline to stand on (TestForecastFromHistory has one)
+        self.assertEqual(result["backtest"]["count"], 0)
+        self.assertEqual([row["horizon"] for row in result["backtest"]["horizons"]], [1, 3, 6])
         self.assertTrue(result["calibrated"])
         self.assertFinite(result)
 
@@ -136,12 +171,13 @@ class TestForecast(OpportunityCase):
         orphan = self.create_forecast_opportunity(600, 50, -3, user_id=False, opportunity_type_id=False)
         orphan.action_set_won()
         Lead = self.env["crm.lead"]
-        opportunities, history = Lead._forecast_tables(self.domain)
-        for name, column in (*opportunities.items(), *history.items()):
+        tables = Lead._forecast_tables(self.domain)
+        opportunities = tables["opportunities"]
+        for name, column in (item for table in tables.values() for item in table.items()):
             if name != "won":  # a boolean: False is "lost" there
                 self.assertFalse([value for value in column if value is False], f"no False in {name}")
         self.assertIn(False, opportunities["won"])
-        engine = forecast(opportunities, history, Lead._forecast_options(None), today=self.today)
+        engine = forecast(**tables, options=Lead._forecast_options(None), today=self.today)
         result = Lead.get_forecast(self.domain)
         for group in ("user", "type"):
             self.assertIn(None, [row["key"] for row in engine["statistics"]["win_rate"][group]], group)
@@ -161,7 +197,7 @@ class TestForecast(OpportunityCase):
         mine = self.open_leads.filtered(lambda lead: lead.user_id == self.salesman) | self.won_lead | self.lost_lead
         options = {"method": "analytic"}
         result = self.env["crm.lead"].with_user(self.salesman).get_forecast(self.domain, options)
-        expected = forecast(self.engine_input(mine), None, {**options, "currency": "USD"}, today=self.today)
+        expected = self.expected_forecast(mine, options)
         self.assertSameForecast(result, expected)
         manager = self.env["crm.lead"].with_user(self.sales_manager).get_forecast(self.domain, options)
         self.assertEqual(manager["totals"]["best_case"] - result["totals"]["best_case"], 800)
@@ -176,9 +212,10 @@ class TestForecast(OpportunityCase):
         Lead = self.env["crm.lead"].with_user(self.sales_manager)
         Lead.get_forecast(self.domain)  # warm the caches (levels, fields, rules)
         self.env.invalidate_all()
-        # the opportunities, their history and their stages, plus the caller's rights
-        # and company (currency) look-ups: none per opportunity
-        with self.assertQueryCount(7):
+        # the stage history, plus the caller's rights and company (currency) look-ups: none
+        # per opportunity (the opportunities and their history are read by COPY, which the
+        # cursor does not count)
+        with self.assertQueryCount(5):
             Lead.get_forecast(self.domain)
         for index in range(25):
             lead = self.create_forecast_opportunity(100 * index, 50, index)
@@ -187,7 +224,7 @@ class TestForecast(OpportunityCase):
             if index % 5 == 0:
                 lead.action_set_won()
         self.env.invalidate_all()
-        with self.assertQueryCount(7):
+        with self.assertQueryCount(5):
             result = Lead.get_forecast(self.domain)
         self.assertEqual(result["open_count"], 5 + 20)
 
@@ -212,39 +249,49 @@ class TestForecast(OpportunityCase):
             with self.subTest(options=options, domain=domain), self.assertRaisesRegex(UserError, message):
                 Lead.get_forecast(domain, options)
 
-    # ------------------------------------------------------------------ screen and report
 
-    def test_forecast_screen(self):
-        screen = self.env["crm.lead.forecast"].with_user(self.sales_manager).create({
-            "team_id": self.team.id, "granularity": "quarter", "method": "analytic", "backtest_periods": 2,
-        })
-        screen.action_compute()
-        result = self.env["crm.lead"].get_forecast(
-            self.domain, {"granularity": "quarter", "method": "analytic", "backtest": 2,
-                          "date_from": str(screen.date_from)},
-        )
-        self.assertEqual(screen.line_ids.mapped("period"), [row["period"] for row in result["periods"]])
-        self.assertEqual(screen.line_ids.mapped("p50"), [row["p50"] for row in result["periods"]])
-        self.assertEqual(sum(screen.line_ids.mapped("weighted")), result["totals"]["weighted"])
-        self.assertEqual(len(screen.series_ids), 5 * len(screen.line_ids))
-        self.assertEqual(screen.calibration_ids.level_id, self.levels[25] | self.levels[75])
-        self.assertEqual((screen.closed_count, screen.brier), (2, result["calibration"]["brier"]))
-        self.assertEqual(screen.backtest_count, 2)
-        self.assertEqual(screen.backtest_coverage, 100 * result["backtest"]["coverage"])
-        action = screen.action_open_graph()
-        self.assertEqual(action["res_model"], "crm.lead.forecast.series")
-        self.assertEqual(action["domain"], [("forecast_id", "=", screen.id)])
-        screen.action_compute()  # computing again replaces the lines
-        self.assertEqual(len(screen.line_ids), len(result["periods"]))
+@tagged("post_install", "-at_install")
+class TestForecastFromHistory(FlowCase):
+    """A world replayed through the real write paths with a moving clock: the forecast
+    reads its history as it stood, in SQL, and gives the engine's numbers on every row."""
 
-    def test_forecast_screen_shows_closed_opportunities_without_level(self):
-        """get_forecast gives a group without level as False: the screen names it, links no level."""
-        screen = self.env["crm.lead.forecast"].create({"team_id": self.team.id})
-        result = self.env["crm.lead"].get_forecast(self.domain)
-        result["calibration"]["levels"].append(
-            {"level": False, "count": 3, "won": 1, "stated": 5.0, "observed": 33.33, "calibrated": 20.0}
+    def test_forecast_learns_from_the_history_as_it_stood(self):
+        rng = random.Random(14)
+        days = [date(2026, 1, 5) + timedelta(days=3 * step) for step in range(100)]
+        leads = self.replay_random_world(rng, days, probabilities=(10, 30, 60, 90))
+        Lead = self.env["crm.lead"].with_context(tz="UTC")
+        domain = [("team_id", "=", self.team.id)]
+        options = {"method": "analytic", "backtest": 6}
+        result = Lead.get_forecast(domain, options)
+        tables = Lead._forecast_tables(Lead._board_domain(domain))
+        self.assertLess(len(tables["pipeline"]["lead_id"]), self.env["crm.lead.history"].search_count(
+            [("lead_id", "in", leads.ids)]), "rows no first day of a month sees are not read")
+        expected = forecast(
+            tables["opportunities"], tables["history"], {**options, "currency": self.company.currency_id.name},
+            today=fields.Date.context_today(Lead), pipeline=orm_pipeline(self.env, leads),
         )
-        screen.write(screen._prepare_result_values(result))
-        no_level = screen.calibration_ids.filtered(lambda row: not row.level_id)
-        self.assertEqual((no_level.name, no_level.count), ("No level", 3))
-        self.assertEqual(screen.calibration_ids.level_id, self.levels[25] | self.levels[75])
+        for key in ("periods", "totals", "calibration", "slip", "backtest", "new_pipeline", "beyond"):
+            self.assertEqual(result[key], json.loads(json.dumps(expected[key]).replace("null", "false")), key)
+        self.assertEqual(result["history"], "pipeline")
+        points = result["backtest"]["points"]
+        self.assertEqual(len(points), 6)
+        for point in points:
+            start = date.fromisoformat(point["as_of"])
+            end = (start + timedelta(days=32)).replace(day=1)
+            self.assertAlmostEqual(point["weighted"], self.weighted_as_it_stood(leads, start, end), places=2)
+
+    def weighted_as_it_stood(self, leads, start, end):
+        """The stated weighted pipeline expected in ``[start, end)`` as it stood at ``start``,
+        replayed row by row from the ORM (overdue and undated deals count on ``start``)."""
+        total = 0.0
+        moment = datetime.combine(start, datetime.min.time())
+        for lead in leads:
+            row = self.env["crm.lead.history"].search(
+                [("lead_id", "=", lead.id), ("date", "<", moment)], order="date desc, id desc", limit=1
+            )
+            if row.state != "open":
+                continue
+            due = max(row.date_deadline, start) if row.date_deadline else start
+            if start <= due < end:
+                total += row.amount_company * row.probability / 100
+        return total
