@@ -10,6 +10,8 @@ the period ``h - 1`` periods before ``T`` (``h = 1``: the start of ``T`` itself)
 - calibration, slips and the pipeline not yet created are learnt from the history dated
   before ``S`` only (``forecast_model.Learnt``), exactly as today's forecast learns from
   the history before today (``forecast_model.standing_forecast`` is the same code);
+- the method is the one asked, the analytic laws for ``auto`` (Monte Carlo at every point
+  would cost minutes; the analytic laws' error is estimated, ``forecast_distribution``);
 - the actual is everything won in ``T`` (final amounts of the opportunities whose final
   closing, won, falls in ``T``); ``actual`` alone is the part won by opportunities already
   open at ``S``.
@@ -26,7 +28,6 @@ interval (0.8 is right). Points standing before the history begins are left out.
 from datetime import date
 
 import numpy as np
-import pandas as pd
 
 from .forecast_data import OPEN, WON
 from .forecast_distribution import due_days
@@ -93,14 +94,15 @@ class _Standing:
     final outcomes (the actuals)."""
 
     def __init__(self, index: PipelineIndex, method: str, trials: int, seed: int, learn_new: bool):
-        self.index, self.method, self.trials, self.seed, self.learn_new = index, method, trials, seed, learn_new
+        # auto stands on the analytic laws: Monte Carlo at every point would take minutes
+        self.method = "analytic" if method == "auto" else method
+        self.index, self.trials, self.seed, self.learn_new = index, trials, seed, learn_new
         self.learnt: dict[int, Learnt] = {}
-        outcomes = index.outcomes()
-        self.created = pd.Series(outcomes["created"].to_numpy(), index=outcomes["lead_id"].to_numpy())
-        won = outcomes["status"].to_numpy() == WON
-        self.won_day = outcomes["closed"].to_numpy()[won]
-        self.won_amount = outcomes["amount"].to_numpy()[won]
-        self.won_lead = outcomes["lead_id"].to_numpy()[won]
+        outcomes = index.outcomes()  # one row per lead, in the index's lead order
+        self.created = outcomes["created"].to_numpy()
+        self.won = outcomes["status"].to_numpy() == WON
+        self.closed = outcomes["closed"].to_numpy()
+        self.amount = outcomes["amount"].to_numpy()
 
     def learnt_at(self, day: int) -> Learnt:
         if day not in self.learnt:
@@ -109,22 +111,24 @@ class _Standing:
 
     def point(self, target: Period, start: date, calibrated: bool) -> dict:
         day = day_number(start)
-        snapshot = self.index.snapshot(day)
-        pipeline = snapshot[snapshot["status"].to_numpy() == OPEN].reset_index(drop=True)
-        pipeline["created"] = self.created.reindex(pipeline["lead_id"].to_numpy()).to_numpy()
+        rows = self.index.rows_at(day)
+        status = self.index.frame["status"].to_numpy()
+        open_then = (rows >= 0) & (status[np.maximum(rows, 0)] == OPEN)
+        pipeline = self.index.frame.iloc[rows[open_then]].reset_index(drop=True)
+        pipeline["created"] = self.created[open_then]
         learnt = self.learnt_at(day)
         boundaries = np.array([day_number(target.start), day_number(target.end) + 1], dtype=np.int64)
         raw = self._forecast(pipeline, learnt, day, boundaries, calibrated=False)
         tuned = self._forecast(pipeline, learnt, day, boundaries, calibrated=True) if learnt.calibration.used else raw
         shown = tuned if calibrated else raw
-        in_target = (self.won_day >= boundaries[0]) & (self.won_day < boundaries[1])
-        from_open = in_target & np.isin(self.won_lead, pipeline["lead_id"].to_numpy())
+        in_target = self.won & (self.closed >= boundaries[0]) & (self.closed < boundaries[1])
+        from_open = in_target & open_then
         due = due_days(pipeline["expected"].to_numpy(), day)
         expected_in = (due >= boundaries[0]) & (due < boundaries[1])
         amounts = pipeline["amount"].to_numpy()
         automated = pipeline["automated"].to_numpy()
         p10, p50, p90 = (float(value) for value in shown.total_quantiles[:, 0])
-        actual_total = float(self.won_amount[in_target].sum())
+        actual_total = float(self.amount[in_target].sum())
         return {
             "period": target.label,
             "as_of": start.isoformat(),
@@ -140,7 +144,7 @@ class _Standing:
             "new_mean": float(shown.new_mean[0]),
             "raw": _band(raw),
             "tuned": _band(tuned),
-            "actual": float(self.won_amount[from_open].sum()),
+            "actual": float(self.amount[from_open].sum()),
             "actual_total": actual_total,
             "inside": bool(p10 <= actual_total <= p90),
             "method": shown.open.method,
