@@ -1,18 +1,13 @@
-"""Distribution of the revenue the open pipeline will win, period by period.
+"""Distribution of the revenue the open pipeline will win, period by period, given its weights.
 
-Model. Opportunity ``i`` (amount ``a_i``) is won with probability ``p_i``, independently of
-the others, and closes on its expected date shifted by a *slip* (actual - expected close,
-in days) drawn from the empirical slips of closed-won opportunities. An opportunity is
-still open on the as-of date, so its slip is drawn *conditionally on closing on or after
-the as-of date*: only historical slips ``s >= as_of - expected`` are eligible, each with
-equal weight. This is what moves overdue expected dates forward: an opportunity 30 days
-overdue takes one of the historical slips longer than 30 days, and when history has none
-(or there is no history at all) it closes on the as-of date itself. Without history there
-is no slip: the close date is ``max(expected, as_of)``; an empty expected date counts as
-the as-of date.
-
-``landing_probabilities`` gives ``q[i, k]`` = P(close in period k); the engine then works
-on the weights ``w[i, k] = p_i * q[i, k]`` = P(won *and* closing in period k).
+Model. Opportunity ``i`` (amount ``a_i``) is won *and* closes in period ``k`` with
+probability ``w[i, k]``, independently of the other opportunities, and lands in one period
+at most (a row of ``w`` sums to at most 1: the rest is lost or closes outside the range).
+The weights come from the caller: the engine builds them with the slip model learnt from
+the pipeline history (``forecast_slip.SlipModel.weights``: the stated or calibrated
+probability, updated for being overdue, times the chance of closing in each period). This
+module only turns amounts and weights into laws; ``due_days`` is the simple rule of the
+stated totals (an overdue or empty expected date counts on the as-of date, no slip).
 
 Methods (per period ``k`` the revenue is ``R_k = sum_i a_i * B_ik``):
 
@@ -80,8 +75,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import signal, special
-
-from .forecast_periods import period_index
 
 METHODS = ("auto", "analytic", "monte_carlo")
 QUANTILES = (0.1, 0.5, 0.9)
@@ -167,60 +160,13 @@ class RevenueForecast:
     amount_bound: float = 0.0
 
 
-# --- slip model -------------------------------------------------------------------
-
-
-def historical_slips(expected: np.ndarray, closed: np.ndarray, won: np.ndarray) -> np.ndarray:
-    """Sorted slips in days (``closed - expected``) of the won rows having both dates."""
-    usable = won & ~np.isnan(expected) & ~np.isnan(closed)
-    return np.sort((closed[usable] - expected[usable]).astype(np.int64))
-
-
-def landing_probabilities(expected: np.ndarray, as_of: int, slips: np.ndarray, boundaries: np.ndarray) -> np.ndarray:
-    """``q[i, k]``: probability that opportunity ``i``, if won, closes in period ``k``.
-
-    ``expected`` are day numbers (NaN = no expected date, taken as ``as_of``), ``slips``
-    the sorted historical slips, ``boundaries`` the period edges (``period_boundaries``).
-    Rows sum to the probability of closing inside the forecast range (at most 1).
-    """
-    expected = np.asarray(expected, dtype=np.float64)
-    base = np.where(np.isnan(expected), as_of, expected).astype(np.int64)
-    days, inverse = np.unique(base, return_inverse=True)
-    return _landing_for_days(days, int(as_of), np.asarray(slips, dtype=np.int64), boundaries)[inverse]
-
-
-def _landing_for_days(days: np.ndarray, as_of: int, slips: np.ndarray, boundaries: np.ndarray) -> np.ndarray:
-    periods = len(boundaries) - 1
-    landing = np.zeros((len(days), periods))
-    fixed = np.ones(len(days), dtype=bool)
-    close = np.maximum(days, as_of)
-    if slips.size:
-        first = np.searchsorted(slips, as_of - days, side="left")
-        eligible = slips.size - first
-        fixed = eligible == 0
-        close = np.full(len(days), as_of)
-        edges = np.searchsorted(slips, boundaries[None, :] - days[:, None], side="left")
-        edges = np.maximum(edges, first[:, None])
-        landing = np.diff(edges, axis=1) / np.maximum(eligible, 1)[:, None]
-        landing[fixed] = 0.0
-    index = period_index(close, boundaries)
-    rows = np.flatnonzero(fixed & (index >= 0) & (index < periods))
-    landing[rows, index[rows]] = 1.0
-    return landing
+# --- stated dates -----------------------------------------------------------------
 
 
 def due_days(expected: np.ndarray, as_of: int) -> np.ndarray:
     """Expected close days moved to the as-of date when overdue or empty (no slip applied)."""
     expected = np.asarray(expected, dtype=np.float64)
     return np.where(np.isnan(expected), as_of, np.maximum(expected, as_of)).astype(np.int64)
-
-
-def pipeline_weights(
-    probabilities: np.ndarray, expected: np.ndarray, as_of: int, slips: np.ndarray, boundaries: np.ndarray
-) -> np.ndarray:
-    """``w[i, k] = p_i * q[i, k]``: P(won and closing in period k); ``probabilities`` in percent."""
-    landing = landing_probabilities(expected, as_of, slips, boundaries)
-    return np.asarray(probabilities, dtype=np.float64)[:, None] / 100.0 * landing
 
 
 # --- analytic ---------------------------------------------------------------------
@@ -429,11 +375,12 @@ def mc_cdf_error(trials: int, confidence: float = MC_CONFIDENCE) -> float:
 def empirical_distribution(
     samples: np.ndarray, confidence: float = MC_CONFIDENCE, lower: float | None = None, upper: float | None = None
 ) -> Distribution:
-    """The law of Monte Carlo ``samples``: their sorted distinct values with their frequencies.
+    """The law of Monte Carlo ``samples`` (each drawn with equal weight): their sorted
+    distinct values with their frequencies.
 
-    ``cdf_error`` is the DKW bound (``mc_cdf_error``), holding with probability
-    ``confidence``; no amount error. ``lower`` / ``upper`` default to the smallest and
-    largest sample (give the true range when known).
+    ``cdf_error`` is the Dvoretzky-Kiefer-Wolfowitz bound (``mc_cdf_error``), holding with
+    probability ``confidence``; no amount error. ``lower`` / ``upper`` default to the
+    smallest and largest sample (give the true range when known).
     """
     samples = np.asarray(samples, dtype=np.float64).ravel()
     if not samples.size:

@@ -41,10 +41,11 @@ hold the model's randomness, not the estimation error of its parameters (a few %
 mean with a year of history); on worlds drawn from the model the P10-P90 band holds about
 78 % of the realised periods (``tests/engine/test_forecast_new.py``).
 
-Totals: ``sum_laws`` gives the law of the sum of two independent laws (the open pipeline's
-— ``analytic_distribution`` or ``empirical_law`` of its Monte Carlo samples — and the new
-one's; the amount already won is a one-value law), so that the total's P10 / P50 / P90
-come from ``Distribution.quantile`` and its mean is the sum of the means.
+Totals: ``sum_laws`` gives the law of the sum of two independent laws (the open
+pipeline's — ``analytic_distribution``, or ``empirical_distribution`` of its Monte Carlo
+samples — and the new one's; the amount already won is a one-value law), so that the
+total's P10 / P50 / P90 come from ``Distribution.quantile`` and its mean is the sum of the
+means; its errors, bounds and estimates, are the sums of the parts'.
 """
 
 from collections.abc import Collection
@@ -55,7 +56,7 @@ import pandas as pd
 from scipy import signal, special
 
 from .forecast_data import OPEN, WON
-from .forecast_distribution import MC_CONFIDENCE, Distribution, mc_cdf_error
+from .forecast_distribution import Distribution
 from .forecast_history import PipelineIndex
 from .forecast_stats import plain
 
@@ -68,7 +69,7 @@ GRID_CELLS = 1 << 14  # amount grid of a compound Poisson law (when amounts are 
 EXACT_CELLS = 1 << 15  # cells allowed when every amount is a multiple of a common unit (then exact)
 SUM_PAIRS = 1 << 16  # value pairs up to which ``sum_laws`` enumerates the sum exactly
 SUM_CELLS = 1 << 15  # grid of ``sum_laws`` otherwise
-SUM_TRIM = 1e-12  # mass of each far tail that ``sum_laws`` moves inward before gridding (added to cdf_error)
+SUM_TRIM = 1e-12  # mass of each far tail ``sum_laws`` moves inward before gridding (joins the cdf errors)
 BOUND_BINS = 256  # coarse bins of the Chernoff tail bounds (amounts rounded up: still a bound)
 BOUND_SLOPES = np.geomspace(1e-4, 40.0, 48)  # Chernoff parameters, times 1 / largest amount
 
@@ -281,6 +282,10 @@ def compound_poisson(values: np.ndarray, rates: np.ndarray, cells: int = GRID_CE
       (``r = max |rounding| <= h / 2``): a sum of ``N`` wins moves by at most ``N r``; with
       ``n`` such that ``P(N > n) <= TAIL``, ``amount_error = n r`` and ``TAIL`` joins
       ``cdf_error``. The error is a worst case (roundings of both signs mostly cancel).
+
+    The estimates of the real error (``cdf_estimate``, ``amount_estimate``) are these
+    bounds: the CDF part is about ``1e-10``, and the rounding's worst case stands for its
+    estimate.
     """
     values = np.asarray(values, dtype=np.float64)
     rates = np.asarray(rates, dtype=np.float64)
@@ -356,34 +361,45 @@ def sum_laws(first: Distribution, second: Distribution, cells: int = SUM_CELLS) 
     are first moved onto the nearest value kept (its CDF moves by at most ``2 * SUM_TRIM``);
     if the supports are still too large, both are put on one grid of step
     ``h = (span X + span Y) / (cells - 1)`` (each value rounded to the nearest cell from its
-    law's smallest value, moving it by at most ``h / 2``) and convolved by FFT. Errors add
-    up: ``cdf_error`` of the sum is the parts' plus the trimming, ``amount_error`` the
-    parts' plus the two largest roundings (at most ``h``); ``lower`` / ``upper`` are the
-    sums of the parts'.
+    law's smallest value, moving it by at most ``h / 2``) and convolved by FFT.
+
+    Errors add up, the bounds and the estimates of the real error alike (a CDF off by
+    ``e_X`` convolved with ``Y``'s law stays off by ``e_X``; shifts of the amounts add):
+    ``cdf_error`` / ``cdf_estimate`` of the sum are the parts' plus the trimming,
+    ``amount_error`` / ``amount_estimate`` the parts' plus the two largest roundings (at
+    most ``h``). ``lower`` / ``upper`` are the sums of the parts'.
     """
     lower, upper = first.lower + second.lower, first.upper + second.upper
-    cdf_error = first.cdf_error + second.cdf_error
+    cdf_error, cdf_estimate = first.cdf_error + second.cdf_error, first.cdf_estimate + second.cdf_estimate
     amount_error = first.amount_error + second.amount_error
+    amount_estimate = first.amount_estimate + second.amount_estimate
     (x, p), (y, q) = (first.values, first.pmf), (second.values, second.pmf)
     if x.size * y.size > SUM_PAIRS:
         (x, p), (y, q) = _trimmed(first), _trimmed(second)
-        cdf_error += 4 * SUM_TRIM
-    cdf_error = min(cdf_error, 1.0)
+        cdf_error, cdf_estimate = cdf_error + 4 * SUM_TRIM, cdf_estimate + 4 * SUM_TRIM
     if x.size * y.size <= SUM_PAIRS:
         values, inverse = np.unique(np.add.outer(x, y).ravel(), return_inverse=True)
-        return Distribution(
-            values, np.bincount(inverse, weights=np.outer(p, q).ravel()), cdf_error, amount_error, lower, upper
-        )
-    step = float(x[-1] - x[0] + y[-1] - y[0]) / (cells - 1)
-    parts, rounding = [], 0.0
-    for values, pmf in ((x, p), (y, q)):
-        positions = np.rint((values - values[0]) / step).astype(np.int64)
-        rounding += float(np.abs(positions * step - (values - values[0])).max())
-        parts.append(np.bincount(positions, weights=pmf))
-    pmf = np.clip(signal.fftconvolve(parts[0], parts[1]), 0.0, None)
-    pmf /= pmf.sum()
-    values = x[0] + y[0] + step * np.arange(pmf.size)
-    return Distribution(values, pmf, cdf_error, amount_error + rounding, lower, upper)
+        pmf, rounding = np.bincount(inverse, weights=np.outer(p, q).ravel()), 0.0
+    else:
+        step = float(x[-1] - x[0] + y[-1] - y[0]) / (cells - 1)
+        parts, rounding = [], 0.0
+        for part_values, part_pmf in ((x, p), (y, q)):
+            positions = np.rint((part_values - part_values[0]) / step).astype(np.int64)
+            rounding += float(np.abs(positions * step - (part_values - part_values[0])).max())
+            parts.append(np.bincount(positions, weights=part_pmf))
+        pmf = np.clip(signal.fftconvolve(parts[0], parts[1]), 0.0, None)
+        pmf /= pmf.sum()
+        values = x[0] + y[0] + step * np.arange(pmf.size)
+    return Distribution(
+        values,
+        pmf,
+        min(cdf_error, 1.0),
+        amount_error + rounding,
+        lower,
+        upper,
+        cdf_estimate=min(cdf_estimate, 1.0),
+        amount_estimate=amount_estimate + rounding,
+    )
 
 
 def _trimmed(law: Distribution) -> tuple[np.ndarray, np.ndarray]:
@@ -396,26 +412,3 @@ def _trimmed(law: Distribution) -> tuple[np.ndarray, np.ndarray]:
     pmf[0] += cumulative[first] - law.pmf[first]  # the mass below the first value kept
     pmf[-1] += total - cumulative[last]  # the mass above the last one
     return law.values[first : last + 1], pmf
-
-
-def empirical_law(
-    samples: np.ndarray, confidence: float = MC_CONFIDENCE, lower: float | None = None, upper: float | None = None
-) -> Distribution:
-    """The law of Monte Carlo ``samples`` (each drawn with equal weight).
-
-    ``cdf_error`` is the Dvoretzky-Kiefer-Wolfowitz bound (``mc_cdf_error``): it holds
-    with probability ``confidence``. ``lower`` / ``upper`` default to the smallest and
-    largest sample (give the true range when known).
-    """
-    samples = np.asarray(samples, dtype=np.float64).ravel()
-    if not samples.size:
-        raise ValueError("empirical_law: no samples")
-    values, counts = np.unique(samples, return_counts=True)
-    return Distribution(
-        values,
-        counts / samples.size,
-        mc_cdf_error(samples.size, confidence),
-        0.0,
-        float(values[0]) if lower is None else float(lower),
-        float(values[-1]) if upper is None else float(upper),
-    )

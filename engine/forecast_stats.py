@@ -1,10 +1,15 @@
-"""Historical statistics and calibration of stated probabilities, from closed history.
+"""Historical statistics of the closed opportunities and the stage history.
 
-Inputs are the normalised frames of ``forecast_data`` (``prepare_opportunities`` /
-``prepare_history``). Rates and probabilities in the outputs are percentages (0..100),
-like Odoo's probability; the Brier score is a fraction (0..1) by definition. Group keys
-are returned as given (ids or names); an empty key (``None``, NaN, ``NaT``) becomes
-``None``, so every output is plain JSON data.
+Win rates (by stage gone through, level, salesperson, type, team), stage conversion and
+time in stage (``historical_statistics``), from the normalised frames of
+``forecast_data`` (``prepare_opportunities`` / ``prepare_history``). Rates are
+percentages (0..100), like Odoo's probability. Group keys are returned as given (ids or
+names); an empty key (``None``, NaN, ``NaT``) becomes ``None``, so every output is plain
+JSON data.
+
+Calibration of the stated probabilities is learnt in ``forecast_calibration``; this
+module keeps the small pieces it is built from: the probability map ``Calibrator`` (and
+``IDENTITY``), the Brier score (a fraction, 0..1) and the grouping helpers.
 """
 
 from collections.abc import Iterable
@@ -12,11 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from .forecast_data import OPEN, WON
 
-PRIOR_WEIGHT = 2.0  # pseudo-observations at the stated probability before the isotonic fit
+PRIOR_WEIGHT = 2.0  # forecast_calibration: pseudo-opportunities at the stated value in the isotonic curve
 BITMAP_LIMIT = 50_000_000  # stages x opportunities up to which visits are deduplicated with a bitmap
 
 
@@ -157,14 +161,15 @@ def historical_statistics(opportunities: pd.DataFrame, history: pd.DataFrame) ->
     }
 
 
-# --- calibration ------------------------------------------------------------------
+# --- calibration's building blocks (forecast_calibration) ---------------------------
 
 
 @dataclass(frozen=True)
 class Calibrator:
-    """Isotonic map stated probability (%) -> observed win rate (%); identity when unfitted.
+    """Non-decreasing map stated probability (%) -> calibrated probability (%).
 
-    Linear between the stated probabilities seen in history, constant beyond them.
+    Linear between its ``knots`` (the curve ``forecast_calibration`` fits, isotonic or
+    logistic), constant beyond them; the identity when it has none (``IDENTITY``).
     """
 
     knots: np.ndarray
@@ -187,85 +192,9 @@ class Calibrator:
 IDENTITY = Calibrator(np.zeros(0), np.zeros(0))
 
 
-def fit_calibration(probabilities: np.ndarray, won: np.ndarray, prior_weight: float = PRIOR_WEIGHT) -> Calibrator:
-    """Isotonic regression (``scipy.optimize.isotonic_regression``) of outcome on stated probability.
-
-    Each distinct stated probability gets its observed win rate, shrunk towards the stated
-    value by ``prior_weight`` pseudo-observations (so a level seen twice and lost twice
-    is not forced to 0 %), then the rates are made non-decreasing, weighted by counts.
-    No closed history gives the identity.
-    """
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    if probabilities.size == 0:
-        return IDENTITY
-    knots, inverse = np.unique(probabilities, return_inverse=True)
-    counts = np.bincount(inverse).astype(np.float64)
-    wins = np.bincount(inverse, weights=np.asarray(won, dtype=np.float64))
-    rates = (wins + prior_weight * knots / 100.0) / (counts + prior_weight)
-    fitted = optimize.isotonic_regression(rates, weights=counts + prior_weight, increasing=True).x
-    return Calibrator(knots, 100.0 * np.clip(fitted, 0.0, 1.0))
-
-
 def brier_score(probabilities: np.ndarray, won: np.ndarray) -> float:
     """Mean of ``(probability / 100 - outcome) ** 2``; 0.0 when there is nothing to score."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.size == 0:
         return 0.0
     return float(np.mean((probabilities / 100.0 - np.asarray(won, dtype=np.float64)) ** 2))
-
-
-def closed_outcomes(opportunities: pd.DataFrame, before: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Stated probabilities and outcomes (won = True) of the closed rows, closed before day ``before``."""
-    status = opportunities["status"].to_numpy()
-    closed = status != OPEN
-    if before is not None:
-        closed &= opportunities["closed"].to_numpy() < before
-    return opportunities["probability"].to_numpy()[closed], status[closed] == WON
-
-
-def reliability_table(opportunities: pd.DataFrame, calibrator: Calibrator = IDENTITY) -> list[dict]:
-    """Per probability level of the closed rows: count, won, mean stated, observed and calibrated %.
-
-    Rows without a level are grouped under ``None``; when no row has a level, rows are
-    grouped by stated probability instead. Sorted by mean stated probability.
-    """
-    closed = opportunities["status"].to_numpy() != OPEN
-    if not closed.any():
-        return []
-    levels = opportunities["level"].to_numpy()[closed]
-    stated = opportunities["probability"].to_numpy()[closed]
-    codes, uniques = _groups(levels if pd.notna(levels).any() else stated)
-    sizes = np.bincount(codes, minlength=len(uniques))
-    wins = np.bincount(codes, weights=opportunities["status"].to_numpy()[closed] == WON, minlength=len(uniques))
-    mean_stated = np.bincount(codes, weights=stated, minlength=len(uniques)) / sizes
-    mean_calibrated = np.bincount(codes, weights=calibrator(stated), minlength=len(uniques)) / sizes
-    rows = [
-        {
-            "level": plain(key),
-            "count": int(size),
-            "won": int(won_count),
-            "stated": round(float(mean), 2),
-            "observed": _percent(won_count, size),
-            "calibrated": round(float(calibrated), 2),
-        }
-        for key, size, won_count, mean, calibrated in zip(
-            uniques, sizes, wins, mean_stated, mean_calibrated, strict=True
-        )
-    ]
-    return sorted(rows, key=lambda row: (row["stated"], str(row["level"])))
-
-
-def calibration_report(opportunities: pd.DataFrame, calibrator: Calibrator) -> dict:
-    """``{"brier", "brier_calibrated", "count", "levels", "curve"}`` over the closed history.
-
-    ``brier_calibrated`` scores the calibrated probabilities on the history they were
-    fitted on (in-sample, so optimistic); both scores are 0.0 when ``count`` is 0.
-    """
-    probabilities, won = closed_outcomes(opportunities)
-    return {
-        "brier": round(brier_score(probabilities, won), 6),
-        "brier_calibrated": round(brier_score(calibrator(probabilities), won), 6),
-        "count": int(probabilities.size),
-        "levels": reliability_table(opportunities, calibrator),
-        "curve": calibrator.curve(),
-    }

@@ -1,4 +1,4 @@
-"""The revenue distribution: analytic against brute force, Monte Carlo against both, slips."""
+"""The revenue distribution given its weights: analytic against brute force, Monte Carlo against both."""
 
 import itertools
 import math
@@ -6,19 +6,17 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
+from law_oracles import LEVELS, assert_within_error, lattice_law, real_cdf_error
 
 from engine import forecast_distribution as fd
 from engine.forecast_distribution import (
     analytic_distribution,
     due_days,
-    historical_slips,
-    landing_probabilities,
+    empirical_distribution,
     mc_cdf_error,
     revenue_forecast,
     simulate,
 )
-
-LEVELS = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 
 
 def brute_force(amounts, weights):
@@ -33,11 +31,6 @@ def brute_force(amounts, weights):
 
 def exact_quantile(values, pmf, level):
     return values[min(np.searchsorted(np.cumsum(pmf), level - 1e-9), len(values) - 1)]
-
-
-def below(values, pmf, amount):
-    """P(X < amount) for the exact law."""
-    return pmf[values < amount].sum()
 
 
 def at_most(values, pmf, amount):
@@ -76,21 +69,12 @@ def test_grid_convolution_is_exact_when_amounts_sit_on_the_grid(seed):
         assert law.quantile(level) == pytest.approx(exact_quantile(values, pmf, level))
 
 
-def assert_quantiles_within_stated_error(law, values, pmf):
-    """F(x + d) >= q - e and P(X < x - d) <= q + e for the analytic quantile x (d, e: stated errors)."""
-    slack = 1e-9
-    for level in LEVELS:
-        estimate = law.quantile(level)
-        assert at_most(values, pmf, estimate + law.amount_error + slack) >= level - law.cdf_error - slack
-        assert below(values, pmf, estimate - law.amount_error - slack) <= level + law.cdf_error + slack
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_rounded_grid_stays_within_its_stated_amount_error(seed):
     amounts, weights = random_set(200 + seed, 12, cents=True)
     law = analytic_distribution(amounts, weights, sparse_limit=1, grid_size=64)
     assert law.cdf_error == 0 and law.amount_error > 0
-    assert_quantiles_within_stated_error(law, *brute_force(amounts, weights))
+    assert_within_error(law, *brute_force(amounts, weights))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -99,40 +83,10 @@ def test_normal_part_stays_within_its_berry_esseen_bound(seed):
     law = analytic_distribution(amounts, weights, exact_limit=2)  # up to 2 x exact_limit deals are all exact
     assert 0 < law.cdf_error <= 1
     assert law.cdf_estimate <= law.cdf_error and law.amount_estimate <= law.amount_error
-    assert_quantiles_within_stated_error(law, *brute_force(amounts, weights))
+    assert_within_error(law, *brute_force(amounts, weights))
 
 
 # --- estimates of the real error, against exact laws ----------------------------------
-
-
-def lattice_law(units, weights):
-    """Exact law of ``sum units[i] * Bernoulli(weights[i])`` for whole ``units``: P(sum = 0, 1, 2, ...)."""
-    pmf = np.zeros(int(np.sum(units)) + 1)
-    pmf[0], top = 1.0, 0
-    for unit, weight in zip(np.asarray(units, dtype=int).tolist(), np.asarray(weights).tolist(), strict=True):
-        head = pmf[: top + 1].copy()
-        pmf[: top + 1] *= 1.0 - weight
-        pmf[unit : unit + top + 1] += weight * head
-        top += unit
-    return pmf
-
-
-def real_cdf_error(law, pmf, tolerance, scale=1.0):
-    """Smallest ``e`` with F(x + d) >= G(x) - e and F(x - d) <= G(x) + e for every x (F: the lattice law ``pmf``
-    of amounts ``scale * 0, 1, 2, ...``, G: ``law``, d: ``tolerance``)."""
-    truth = np.cumsum(pmf)
-    approx = np.cumsum(law.pmf)
-    values = np.round(law.values / scale, 7)
-    slack = tolerance / scale + 1e-9
-
-    def true_cdf(points):
-        index = np.floor(points + 1e-9).astype(np.int64)
-        return np.where(index < 0, 0.0, truth[np.clip(index, 0, truth.size - 1)])
-
-    above = np.max(approx - true_cdf(values + slack))  # G(x) - F(x + d) at the points where G rises
-    points = np.concatenate([np.flatnonzero(pmf) + slack, values - 1e-7])  # where F(x - d) rises, G's left limits
-    approx_at = np.concatenate([[0.0], approx])[np.searchsorted(values, points, side="right")]
-    return max(float(above), float(np.max(true_cdf(points - slack) - approx_at)), 0.0)
 
 
 WORLDS = {  # whole amounts (units) and weights; exact_limit forces a normal part of many deals
@@ -388,41 +342,21 @@ def test_dkw_bound():
     assert mc_cdf_error(10_000) == pytest.approx(0.01358, abs=1e-5)
 
 
-# --- slip model -----------------------------------------------------------------------
-
-AS_OF = 1000
-BOUNDARIES = np.array([990, 1010, 1030, 1050, 1070])  # four 20-day periods; as-of day in the first
+# --- empirical laws and stated dates --------------------------------------------------
 
 
-def test_slips_come_from_won_rows_with_both_dates():
-    expected = np.array([10.0, 20.0, np.nan, 40.0, 50.0])
-    closed = np.array([15.0, 18.0, 30.0, np.nan, 80.0])
-    won = np.array([True, True, True, True, False])
-    assert historical_slips(expected, closed, won).tolist() == [-2, 5]
+def test_empirical_distribution_is_the_samples_frequencies():
+    law = empirical_distribution(np.array([3.0, 1.0, 2.0, 2.0]))
+    assert law.values.tolist() == [1.0, 2.0, 3.0] and law.pmf.tolist() == [0.25, 0.5, 0.25]
+    assert (law.lower, law.upper, law.quantile(0.5)) == (1.0, 3.0, 2.0)
+    assert law.cdf_error == pytest.approx(math.sqrt(math.log(2 / 0.05) / 8)) and law.amount_error == 0.0
+    ranged = empirical_distribution(np.array([[5.0], [7.0]]), confidence=0.99, lower=0.0, upper=10.0)
+    assert (ranged.values.tolist(), ranged.lower, ranged.upper) == ([5.0, 7.0], 0.0, 10.0)
+    assert ranged.quantile(0.5) == 5.0 and ranged.cdf_error == pytest.approx(math.sqrt(math.log(2 / 0.01) / 4))
+    with pytest.raises(ValueError, match="no samples"):
+        empirical_distribution(np.zeros(0))
 
 
-def test_without_history_there_is_no_slip_and_overdue_or_empty_dates_move_to_as_of():
-    expected = np.array([1015.0, 900.0, np.nan, 1200.0])
-    landing = landing_probabilities(expected, AS_OF, np.zeros(0, dtype=np.int64), BOUNDARIES)
-    assert landing.tolist() == [[0, 1, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
-    assert due_days(expected, AS_OF).tolist() == [1015, 1000, 1000, 1200]
-
-
-def test_slip_is_drawn_among_those_closing_on_or_after_as_of():
-    slips = np.array([-5, 0, 10, 40])
-    landing = landing_probabilities(np.array([1020.0]), AS_OF, slips, BOUNDARIES)[0]
-    assert landing.tolist() == pytest.approx([0, 0.5, 0.25, 0.25])  # closes at 1015, 1020, 1030, 1060
-    near = landing_probabilities(np.array([1003.0]), AS_OF, slips, BOUNDARIES)[0]
-    assert near.tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0])  # 1003, 1013, 1043; 998 is before as-of
-
-
-def test_overdue_deal_takes_only_the_longer_slips_or_closes_on_as_of():
-    slips = np.array([-5, 0, 10, 40])
-    landing = landing_probabilities(np.array([980.0, 900.0]), AS_OF, slips, BOUNDARIES)
-    assert landing[0].tolist() == [0, 1, 0, 0]  # 20 days overdue: only the 40-day slip -> day 1020
-    assert landing[1].tolist() == [1, 0, 0, 0]  # 100 days overdue: no slip that long -> as-of day
-
-
-def test_weights_beyond_the_range_are_dropped():
-    landing = landing_probabilities(np.array([1060.0]), AS_OF, np.array([0, 20]), BOUNDARIES)
-    assert landing.tolist() == [[0, 0, 0, 0.5]]
+def test_overdue_or_empty_expected_dates_are_due_on_the_as_of_day():
+    expected = np.array([1015.0, 900.0, np.nan, 1200.0, 1000.0])
+    assert due_days(expected, 1000).tolist() == [1015, 1000, 1000, 1200, 1000]

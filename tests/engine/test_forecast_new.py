@@ -17,8 +17,9 @@ from datetime import date
 
 import numpy as np
 import pytest
+from law_oracles import assert_within_error, lattice_law, real_cdf_error
 
-from engine.forecast_distribution import Distribution, analytic_distribution
+from engine.forecast_distribution import Distribution, analytic_distribution, empirical_distribution
 from engine.forecast_history import PipelineIndex, prepare_pipeline
 from engine.forecast_new import (
     PRIOR_CLOSINGS,
@@ -26,7 +27,6 @@ from engine.forecast_new import (
     SUM_CELLS,
     NewPipelineModel,
     compound_poisson,
-    empirical_law,
     expected_revenue,
     expected_wins,
     per_period_laws,
@@ -153,16 +153,6 @@ def months(first: date, count: int) -> np.ndarray:
 
 
 # --- oracles ------------------------------------------------------------------------
-
-
-def assert_within_error(law: Distribution, values: np.ndarray, pmf: np.ndarray, slack: float = 1e-9) -> None:
-    """The documented bounds hold at every quantile of ``LEVELS`` against the true law ``(values, pmf)``."""
-    for level in LEVELS:
-        amount = law.quantile(level)
-        at_most = pmf[values <= amount + law.amount_error + 1e-6].sum()
-        below = pmf[values < amount - law.amount_error - 1e-6].sum()
-        assert at_most >= level - law.cdf_error - slack, (level, amount, at_most)
-        assert below <= level + law.cdf_error + slack, (level, amount, below)
 
 
 def brute_sum(first: Distribution, second: Distribution) -> tuple[np.ndarray, np.ndarray]:
@@ -444,13 +434,49 @@ def test_open_pipeline_plus_new_matches_monte_carlo():
 
 
 def test_sum_with_samples_and_point_masses():
-    law = empirical_law(np.array([3.0, 1.0, 2.0, 2.0]))
-    np.testing.assert_array_equal(law.values, [1.0, 2.0, 3.0])
-    np.testing.assert_array_equal(law.pmf, [0.25, 0.5, 0.25])
-    assert (law.lower, law.upper, law.quantile(0.5)) == (1.0, 3.0, 2.0)
-    assert law.cdf_error == pytest.approx(math.sqrt(math.log(2 / 0.05) / 8))
+    law = empirical_distribution(np.array([3.0, 1.0, 2.0, 2.0]))
     shifted = sum_laws(law, Distribution(np.array([10.0]), np.ones(1), lower=10.0, upper=10.0))
     np.testing.assert_array_equal(shifted.values, [11.0, 12.0, 13.0])
-    assert shifted.cdf_error == law.cdf_error
-    with pytest.raises(ValueError):
-        empirical_law(np.zeros(0))
+    np.testing.assert_array_equal(shifted.pmf, [0.25, 0.5, 0.25])
+    assert (shifted.lower, shifted.upper) == (11.0, 13.0)
+    assert (shifted.cdf_error, shifted.cdf_estimate) == (law.cdf_error, law.cdf_error)
+
+
+def test_sum_laws_adds_the_estimates_like_the_bounds_and_they_cover_the_real_error():
+    """A normal-part law (estimates far below its bounds) plus an exact compound Poisson law, on the grid.
+
+    The truth: the open deals' lattice law convolved with the compound Poisson law enumerated
+    by brute force over the Poisson counts.
+    """
+    rng = np.random.default_rng(5)
+    units, weights = np.maximum(1, np.rint(rng.lognormal(2, 1.0, 3000))), rng.uniform(0.05, 0.95, 3000)
+    open_law = analytic_distribution(units, weights)
+    assert open_law.cdf_estimate < open_law.cdf_error / 10
+    values, rates = np.array([300.0, 700.0, 1100.0]), np.array([2.0, 1.0, 0.5])
+    new_law = compound_poisson(values, rates)
+    total = sum_laws(open_law, new_law)
+    rounding = total.amount_error - open_law.amount_error - new_law.amount_error
+    assert 0 < rounding <= (total.values[-1] - total.values[0]) / (SUM_CELLS - 1) * 1.01  # the grid was used
+    assert total.amount_estimate == pytest.approx(open_law.amount_estimate + new_law.amount_estimate + rounding)
+    assert total.cdf_estimate == pytest.approx(open_law.cdf_estimate + new_law.cdf_estimate, abs=1e-11)
+    assert total.cdf_error == pytest.approx(open_law.cdf_error + new_law.cdf_error, abs=1e-11)
+    assert total.cdf_estimate < total.cdf_error / 10
+    new_truth = defaultdict(float)
+    for counts in itertools.product(range(40), range(30), range(25)):
+        probability = math.prod(poisson_pmf(rate, count) for rate, count in zip(rates, counts, strict=True))
+        new_truth[int(values @ counts)] += probability
+    new_pmf = np.zeros(max(new_truth) + 1)
+    new_pmf[list(new_truth)] = list(new_truth.values())
+    truth = np.convolve(lattice_law(units, weights), new_pmf)
+    assert real_cdf_error(total, truth, total.amount_error) <= total.cdf_error + 1e-9
+    assert real_cdf_error(total, truth, total.amount_estimate) <= total.cdf_estimate + 1e-9
+    assert real_cdf_error(total, truth, 0.0) > total.cdf_estimate  # without the grid's rounding it would not
+
+
+def test_sum_laws_of_laws_without_estimates_keeps_the_bounds_as_estimates():
+    rng = np.random.default_rng(6)
+    first = Distribution(np.sort(rng.random(400) * 1e5), rng.dirichlet(np.ones(400)), 0.01, 20.0, upper=1e5)
+    second = Distribution(np.sort(rng.random(300) * 3e4), rng.dirichlet(np.ones(300)), 0.02, 5.0, upper=3e4)
+    total = sum_laws(first, second)
+    assert (total.cdf_estimate, total.amount_estimate) == (total.cdf_error, total.amount_error)
+    assert total.amount_error > 25.0  # the grid's rounding is in both

@@ -1,4 +1,4 @@
-"""Historical statistics and calibration on small hand-made histories."""
+"""Historical statistics on small hand-made histories; the Brier score and probability map calibration is built from."""
 
 import numpy as np
 import pandas as pd
@@ -7,11 +7,9 @@ import pytest
 from engine.forecast_data import prepare_history, prepare_opportunities
 from engine.forecast_stats import (
     IDENTITY,
+    Calibrator,
     brier_score,
-    calibration_report,
-    fit_calibration,
     historical_statistics,
-    reliability_table,
     stage_conversion,
     stage_win_rates,
     time_in_stage,
@@ -89,52 +87,15 @@ def test_brier_score_by_hand():
     assert brier_score(np.zeros(0), np.zeros(0)) == 0.0
 
 
-def test_reliability_table_per_level():
-    levels = by_key(reliability_table(OPPORTUNITIES), "level")
-    assert levels["High"] == {
-        "level": "High",
-        "count": 2,
-        "won": 1,
-        "stated": 80.0,
-        "observed": 50.0,
-        "calibrated": 80.0,
-    }
-    assert levels["Low"]["count"] == 1 and levels["Low"]["observed"] == 0.0  # the open lead 4 is not counted
-    assert levels[None]["stated"] == 50.0
-    assert [row["level"] for row in reliability_table(OPPORTUNITIES)] == ["Low", None, "High"]
+def test_calibrator_is_linear_between_its_knots_and_flat_beyond():
+    calibrator = Calibrator(np.array([20.0, 80.0]), np.array([10.0, 40.0]))
+    assert calibrator(np.array([0.0, 20.0, 50.0, 80.0, 100.0])).tolist() == [10.0, 10.0, 25.0, 40.0, 40.0]
+    assert calibrator.curve() == [{"probability": 20.0, "calibrated": 10.0}, {"probability": 80.0, "calibrated": 40.0}]
+    assert IDENTITY(np.array([0.0, 12.5, 100.0])).tolist() == [0.0, 12.5, 100.0] and IDENTITY.curve() == []
 
 
-def test_reliability_by_probability_when_no_level_is_known():
-    frame = OPPORTUNITIES.assign(level=None)
-    assert [row["level"] for row in reliability_table(frame)] == [20.0, 50.0, 80.0]
-
-
-def test_isotonic_calibration_learns_a_known_miscalibration():
-    rng = np.random.default_rng(0)
-    stated = rng.choice([20.0, 50.0, 80.0], 30_000)
-    truth = {20.0: 0.1, 50.0: 0.3, 80.0: 0.4}
-    won = rng.random(stated.size) < np.vectorize(truth.get)(stated)
-    calibrator = fit_calibration(stated, won)
-    assert calibrator(np.array([20.0, 50.0, 80.0])) == pytest.approx([10, 30, 40], abs=1.5)
-    assert calibrator(np.array([35.0, 0.0, 100.0])) == pytest.approx([20, 10, 40], abs=1.5)  # linear, flat ends
-    assert brier_score(calibrator(stated), won) < brier_score(stated, won)
-
-
-def test_isotonic_calibration_is_monotone_and_shrunk_on_little_data():
-    calibrator = fit_calibration(np.array([20.0, 20.0, 80.0, 80.0]), np.array([True, True, False, False]))
-    values = calibrator(np.array([20.0, 80.0]))
-    assert values[0] <= values[1]  # pooled: isotonic
-    assert 0 < values[0] < 100
-    single = fit_calibration(np.array([30.0, 30.0]), np.array([False, False]))
-    assert single(np.array([30.0]))[0] == pytest.approx(100 * (0 + 2 * 0.3) / 4)  # two pseudo-observations at 30 %
-
-
-def test_no_history_gives_identity_and_empty_tables():
-    assert fit_calibration(np.zeros(0), np.zeros(0)) is IDENTITY
-    assert IDENTITY(np.array([12.5])).tolist() == [12.5]
+def test_no_history_gives_empty_tables():
     empty = prepare_opportunities([{"amount": 10, "probability": 40}])
-    report = calibration_report(empty, IDENTITY)
-    assert report == {"brier": 0.0, "brier_calibrated": 0.0, "count": 0, "levels": [], "curve": []}
     statistics = historical_statistics(empty, prepare_history(None))
     assert statistics["closed_count"] == 0
     assert statistics["conversion"] == [] and statistics["time_in_stage"] == []
