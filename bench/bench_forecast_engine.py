@@ -5,14 +5,17 @@
 1. Generates a synthetic history (``tests/engine/synthetic.py``) and keeps exactly
    ``--open`` open opportunities, plus every closed one as history.
 2. Times the full ``engine.forecast.forecast`` (12 monthly periods, method "auto",
-   statistics and calibration included): first call and best of three.
+   statistics, calibration and slip model included, no pipeline history: the engine
+   learns from today's values): first call and best of three.
 3. Measures its peak memory with ``tracemalloc`` (numpy reports its buffers to it).
-4. Compares its P10 / P50 / P90 with a Monte Carlo reference of ``--reference-trials``
-   trials of the same model (``engine.forecast_distribution.simulate``, split over
-   ``--workers`` processes with independent seeds).
-5. Times a straightforward per-opportunity Python loop (``random()`` for the win, then
-   the conditional slip drawn from the sorted history with ``bisect``, as the engine's
-   model) on a subset and extrapolates it linearly to all opportunities x 10,000 trials.
+4. Compares its open-pipeline P10 / P50 / P90 with a Monte Carlo reference of
+   ``--reference-trials`` trials of the same weights (``model_inputs``: the models learnt
+   before the as-of date, ``Learnt.fit``, and the slip model's ``weights``;
+   ``engine.forecast_distribution.simulate``, split over ``--workers`` processes with
+   independent seeds).
+5. Times a straightforward per-opportunity Python loop (one ``random()`` per opportunity
+   and trial, the period found with ``bisect`` in its cumulative weights: the same model)
+   on a subset and extrapolates it linearly to all opportunities x 10,000 trials.
 """
 
 import argparse
@@ -31,9 +34,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests" / "engine"))  # the tests' synthetic histories
 
-from engine.forecast import forecast, open_pipeline_weights, parse_options
+from engine.forecast import forecast, parse_options
 from engine.forecast_data import OPEN, prepare_opportunities
 from engine.forecast_distribution import QUANTILES, simulate
+from engine.forecast_history import PipelineIndex, history_from_opportunities
+from engine.forecast_model import Learnt
 from engine.forecast_periods import day_number, period_boundaries, periods_between
 
 from synthetic import synthetic_history
@@ -55,13 +60,22 @@ def build_data(open_count: int, seed: int = 1):
     return opportunities, history
 
 
-def model_inputs(opportunities):
-    """Open pipeline, amounts, weights (n x P) and slips, exactly as ``forecast`` builds them."""
+def model_inputs(opportunities) -> tuple[np.ndarray, np.ndarray]:
+    """Amounts and weights (n x P) of the open pipeline over the 12 months of ``OPTIONS``, as ``forecast``
+    builds them without a pipeline history: the history made of today's values, the models
+    learnt before the as-of date, the slip model's weights of the stated probabilities."""
     frame = prepare_opportunities(opportunities)
     settings = parse_options(OPTIONS)
-    periods = periods_between(settings.date_from, settings.date_to, settings.granularity)
-    amounts, weights, slips = open_pipeline_weights(frame, settings, periods)
-    return frame[frame["status"] == OPEN], amounts, weights, slips, period_boundaries(periods)
+    boundaries = period_boundaries(periods_between(settings.date_from, settings.date_to, settings.granularity))
+    as_of = day_number(settings.as_of)
+    index = PipelineIndex.build(history_from_opportunities(frame))
+    learnt = Learnt.fit(index, as_of, learn_new=False)  # "from new" plays no part in the open pipeline's law
+    pipeline = frame[frame["status"].to_numpy() == OPEN]
+    probability = learnt.probabilities(pipeline["probability"].to_numpy(), settings.calibrated)
+    weights, _beyond = learnt.slip.weights(
+        probability, pipeline["expected"].to_numpy(), pipeline["created"].to_numpy(), as_of, boundaries
+    )
+    return pipeline["amount"].to_numpy(dtype=np.float64), weights
 
 
 def _simulate_part(arguments):
@@ -69,47 +83,35 @@ def _simulate_part(arguments):
     return simulate(amounts, weights, trials, seed)
 
 
-def reference_quantiles(amounts, weights, trials: int, workers: int, seed: int = 2024) -> np.ndarray:
-    """Monte Carlo quantiles (len(QUANTILES) x P) from ``trials`` trials over ``workers`` processes."""
+def reference_samples(amounts, weights, trials: int, workers: int, seed: int = 2024) -> np.ndarray:
+    """``trials`` Monte Carlo trials over ``workers`` processes (independent seeds), sorted per period (trials x P)."""
     seeds = [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(workers)]
     parts = [trials // workers + (index < trials % workers) for index in range(workers)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        samples = np.vstack(
-            list(pool.map(_simulate_part, [(amounts, weights, n, s) for n, s in zip(parts, seeds, strict=True)]))
-        )
-    return np.quantile(samples, QUANTILES, axis=0, method="inverted_cdf")
+        arguments = [(amounts, weights, n, s) for n, s in zip(parts, seeds, strict=True)]
+        return np.sort(np.vstack(list(pool.map(_simulate_part, arguments))), axis=0)
 
 
-def python_loop(amounts, probabilities, expected, slips, boundaries, as_of, trials, seed=0):
-    """The straightforward way: for every trial, for every opportunity, draw win and close date."""
+def python_loop(amounts, cumulative, periods: int, trials: int, seed: int = 0) -> list[list[float]]:
+    """The straightforward way: for every trial, for every opportunity, one draw decides whether it
+    is won and in which period (``cumulative``: its cumulative weights over the periods)."""
     rng = random.Random(seed)
-    slips = slips.tolist()
-    bounds = boundaries.tolist()
-    periods = len(bounds) - 1
     totals = [[0.0] * periods for _ in range(trials)]
     for trial in range(trials):
         row = totals[trial]
-        for amount, probability, day in zip(amounts, probabilities, expected, strict=True):
-            if rng.random() >= probability / 100.0:
-                continue
-            first = bisect.bisect_left(slips, as_of - day)  # slips closing on or after the as-of date
-            if first < len(slips):
-                close = day + slips[first + int(rng.random() * (len(slips) - first))]
-            else:
-                close = max(day, as_of)
-            k = bisect.bisect_right(bounds, close) - 1
-            if 0 <= k < periods:
+        for amount, edges in zip(amounts, cumulative, strict=True):
+            k = bisect.bisect_right(edges, rng.random())
+            if k < periods:
                 row[k] += amount
     return totals
 
 
-def time_python_loop(pipeline, slips, boundaries, as_of, subset: int, trials: int) -> float:
+def time_python_loop(amounts, weights, subset: int, trials: int) -> float:
     """Seconds per (opportunity x trial) of ``python_loop``, measured on ``subset`` opportunities."""
-    rows = pipeline.iloc[:subset]
-    expected = np.where(np.isnan(rows["expected"]), as_of, rows["expected"]).astype(int).tolist()
     started = time.perf_counter()
-    python_loop(rows["amount"].tolist(), rows["probability"].tolist(), expected, slips, boundaries, as_of, trials)
-    return (time.perf_counter() - started) / (subset * trials)
+    cumulative = np.cumsum(weights[:subset], axis=1).tolist()
+    python_loop(amounts[:subset].tolist(), cumulative, weights.shape[1], trials)
+    return (time.perf_counter() - started) / (min(subset, len(amounts)) * trials)
 
 
 def main() -> None:
@@ -134,8 +136,9 @@ def main() -> None:
         timings.append(time.perf_counter() - started)
     print(f"full forecast, 12 monthly periods, method auto -> {result['method']}: "
           f"first {timings[0]:.3f} s, best of 3 {min(timings):.3f} s (target < 1 s)")  # fmt: skip
-    print(f"  stated error bound: cdf {result['accuracy']['cdf_error']:.4f}, "
-          f"amount {result['accuracy']['amount_error']:,.0f}")  # fmt: skip
+    accuracy = result["accuracy"]
+    print(f"  stated error: estimate cdf {accuracy['cdf_error']:.4f}, amount {accuracy['amount_error']:,.0f}; "
+          f"bound cdf {accuracy['cdf_bound']:.4f}, amount {accuracy['amount_bound']:,.0f}")  # fmt: skip
 
     tracemalloc.start()
     forecast(opportunities, history, OPTIONS)
@@ -143,9 +146,10 @@ def main() -> None:
     tracemalloc.stop()
     print(f"peak memory of one forecast (tracemalloc): {peak / 2**20:.0f} MB (target < 500 MB)")
 
-    pipeline, amounts, weights, slips, boundaries = model_inputs(opportunities)
+    amounts, weights = model_inputs(opportunities)
     started = time.perf_counter()
-    reference = reference_quantiles(amounts, weights, arguments.reference_trials, arguments.workers)
+    samples = reference_samples(amounts, weights, arguments.reference_trials, arguments.workers)
+    reference = np.quantile(samples, QUANTILES, axis=0, method="inverted_cdf")
     elapsed = time.perf_counter() - started
     mc_per_element = elapsed * arguments.workers / (arguments.reference_trials * len(amounts))
     print(f"Monte Carlo reference: {arguments.reference_trials:,} trials x {len(amounts):,} opportunities "
@@ -162,9 +166,7 @@ def main() -> None:
         print(f"  {name}: max difference {100 * relative[j].max():.3f} % of the value "
               f"({100 * spread[j].max():.2f} % of the P10-P90 width) (target within 1 %)")  # fmt: skip
 
-    per_element = time_python_loop(
-        pipeline, slips, boundaries, day_number(AS_OF), arguments.loop_subset, arguments.loop_trials
-    )
+    per_element = time_python_loop(amounts, weights, arguments.loop_subset, arguments.loop_trials)
     loop_seconds = per_element * len(amounts) * LOOP_TRIALS
     print(f"Python loop: {per_element * 1e9:.0f} ns per opportunity x trial, measured on "
           f"{arguments.loop_subset:,} opportunities x {arguments.loop_trials} trials and extrapolated to "

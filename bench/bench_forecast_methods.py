@@ -4,8 +4,9 @@
                                           [--reference-work 1e9] [--workers 2] [--no-lumpy]
 
 For each pipeline (``--sizes`` open opportunities of a synthetic history from
-``tests/engine/synthetic.py`` over 12 monthly periods, weighted by the engine's slip
-model; then, unless ``--no-lumpy``, a lumpy pipeline: 160 long shots of 1,000,000 among
+``tests/engine/synthetic.py`` over 12 monthly periods, weighted as the engine weights them
+— slip model and overdue odds learnt from the history, ``bench_forecast_engine.model_inputs``;
+then, unless ``--no-lumpy``, a lumpy pipeline: 160 long shots of 1,000,000 among
 3,000 small deals, in one period):
 
 1. times ``revenue_forecast`` with ``auto``, ``analytic`` and ``monte_carlo`` at
@@ -28,58 +29,23 @@ import argparse
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests" / "engine"))  # the tests' synthetic histories
 
-from engine.forecast_distribution import (
-    MC_LIMIT,
-    METHODS,
-    QUANTILES,
-    analytic_error,
-    historical_slips,
-    mc_cdf_error,
-    pipeline_weights,
-    revenue_forecast,
-    simulate,
-)
-from engine.forecast_periods import day_number, period_boundaries, periods_between
+from bench_forecast_engine import build_data, model_inputs, reference_samples
 
-from synthetic import synthetic_history
+from engine.forecast_distribution import MC_LIMIT, METHODS, QUANTILES, analytic_error, mc_cdf_error, revenue_forecast
 
-AS_OF = date(2025, 6, 15)
-PERIODS = periods_between(date(2025, 6, 1), date(2026, 5, 31), "month")
 MAX_REFERENCE_TRIALS = 1_000_000
 
 
-def _days(column) -> np.ndarray:
-    days = column.to_numpy(dtype="datetime64[D]")
-    return np.where(np.isnat(days), np.nan, days.astype(np.int64).astype(np.float64))
-
-
 def synthetic_pipeline(open_count: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Amounts and weights (n x 12) of exactly ``open_count`` open opportunities, slips from the closed ones."""
-    opportunities, _history = synthetic_history(
-        int(open_count * 2.1), AS_OF, days=365, horizon_days=(0, 330), slip_days=(-20, 60), seed=seed
-    )
-    is_open = opportunities["won"].isna().to_numpy()
-    opportunities = opportunities[~is_open | (np.cumsum(is_open) <= open_count)]
-    is_open = opportunities["won"].isna().to_numpy()
-    expected, closed = _days(opportunities["date_expected"]), _days(opportunities["date_closed"])
-    slips = historical_slips(expected, closed, (opportunities["won"] == True).to_numpy())  # noqa: E712 (object column)
-    weights = pipeline_weights(
-        opportunities["probability"].to_numpy()[is_open],
-        expected[is_open],
-        day_number(AS_OF),
-        slips,
-        period_boundaries(PERIODS),
-    )
-    return opportunities["amount"].to_numpy()[is_open], weights
+    """Amounts and weights (n x 12) of exactly ``open_count`` open opportunities of a synthetic history."""
+    opportunities, _history = build_data(open_count, seed)
+    return model_inputs(opportunities)
 
 
 def lumpy_pipeline(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -87,20 +53,6 @@ def lumpy_pipeline(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     amounts = np.r_[np.full(160, 1_000_000.0), rng.integers(1, 21, 3000).astype(np.float64)]
     return amounts, np.r_[np.full(160, 0.02), np.full(3000, 0.5)][:, None]
-
-
-def _simulate_part(arguments):
-    amounts, weights, trials, seed = arguments
-    return simulate(amounts, weights, trials, seed)
-
-
-def reference_samples(amounts, weights, trials: int, workers: int, seed: int = 2024) -> np.ndarray:
-    """``trials`` Monte Carlo trials over ``workers`` processes, sorted per period (trials x P)."""
-    seeds = [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(workers)]
-    parts = [trials // workers + (index < trials % workers) for index in range(workers)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        arguments = [(amounts, weights, n, s) for n, s in zip(parts, seeds, strict=True)]
-        return np.sort(np.vstack(list(pool.map(_simulate_part, arguments))), axis=0)
 
 
 def real_cdf_error(laws, reference: np.ndarray, tolerance: float) -> float:

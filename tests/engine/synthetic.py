@@ -5,11 +5,13 @@ stated probability (one of ``levels``), an expected close ``created + horizon`` 
 actual close ``expected + slip`` (``horizon`` and ``slip`` uniform whole days). Those
 closing before ``as_of`` are closed, won with their *true* probability
 (``true_rates[stated]``, default: the stated one — a calibrated team); the others are
-still open. This is exactly the forecast engine's model, so on such data its ranges
-should hold, and a miscalibrated team (e.g. ``true_rates={80: 0.4}``) is one the
-backtest must catch.
+still open. Every deal slips by one law, whatever its probability, and outcomes are
+independent: the assumptions of the forecast engine's slip model (``forecast_slip``), so on
+such data its ranges should hold, and a miscalibrated team (e.g. ``true_rates={80: 0.4}``)
+is one the backtest must catch.
 
-Not part of the add-on: tests/engine and bench/bench_forecast_engine.py import it.
+Not part of the add-on: tests/engine and bench/bench_forecast_engine.py import it
+(bench/bench_forecast_methods.py through the latter).
 """
 
 from collections.abc import Mapping, Sequence
