@@ -218,36 +218,28 @@ def _money(value: float) -> float:
 
 
 def _periods_rows(periods: list[Period], totals: dict[str, np.ndarray], standing: StandingForecast) -> list:
-    opened, new = standing.open, standing
-    return [
-        {
+    opened = standing.open
+    # what the open pipeline will win is both the historical ``mean`` .. ``p90`` and ``open_*``
+    laws = {
+        "": (opened.mean, opened.quantiles),
+        "open_": (opened.mean, opened.quantiles),
+        "new_": (standing.new_mean, standing.new_quantiles),
+        "total_": (standing.total_mean, standing.total_quantiles),
+    }
+    rows = []
+    for k, period in enumerate(periods):
+        row = {
             "period": period.label,
             "date_from": period.start.isoformat(),
             "date_to": period.end.isoformat(),
             "count": int(totals["count"][k]),
-            "weighted": _money(totals["weighted"][k]),
-            "commit": _money(totals["commit"][k]),
-            "best_case": _money(totals["best_case"][k]),
-            "won": _money(totals["won"][k]),
-            "mean": _money(opened.mean[k]),
-            "p10": _money(opened.quantiles[0, k]),
-            "p50": _money(opened.quantiles[1, k]),
-            "p90": _money(opened.quantiles[2, k]),
-            "open_mean": _money(opened.mean[k]),
-            "open_p10": _money(opened.quantiles[0, k]),
-            "open_p50": _money(opened.quantiles[1, k]),
-            "open_p90": _money(opened.quantiles[2, k]),
-            "new_mean": _money(new.new_mean[k]),
-            "new_p10": _money(new.new_quantiles[0, k]),
-            "new_p50": _money(new.new_quantiles[1, k]),
-            "new_p90": _money(new.new_quantiles[2, k]),
-            "total_mean": _money(new.total_mean[k]),
-            "total_p10": _money(new.total_quantiles[0, k]),
-            "total_p50": _money(new.total_quantiles[1, k]),
-            "total_p90": _money(new.total_quantiles[2, k]),
+            **{key: _money(totals[key][k]) for key in ("weighted", "commit", "best_case", "won")},
         }
-        for k, period in enumerate(periods)
-    ]
+        for prefix, (mean, quantiles) in laws.items():
+            row[f"{prefix}mean"] = _money(mean[k])
+            row.update({f"{prefix}p{level}": _money(quantiles[j, k]) for j, level in enumerate((10, 50, 90))})
+        rows.append(row)
+    return rows
 
 
 def forecast(

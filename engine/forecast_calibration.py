@@ -61,8 +61,9 @@ from scipy import optimize
 
 from .forecast_data import OPEN, WON
 from .forecast_history import PipelineIndex
-from .forecast_stats import IDENTITY, PRIOR_WEIGHT, Calibrator, _groups, _percent, brier_score, plain
+from .forecast_stats import IDENTITY, Calibrator, _groups, _percent, brier_score, plain
 
+PRIOR_WEIGHT = 2.0  # pseudo-opportunities at the stated value in the isotonic curve
 MIN_CLOSED = 200  # distinct closed opportunities below which no calibration is fitted
 FOLDS = 5  # cross-validation folds, grouped by opportunity
 MARGIN = 2.0  # standard errors by which the cross-validated gain must exceed zero

@@ -20,7 +20,6 @@ import pandas as pd
 
 from .forecast_data import OPEN, WON
 
-PRIOR_WEIGHT = 2.0  # forecast_calibration: pseudo-opportunities at the stated value in the isotonic curve
 BITMAP_LIMIT = 50_000_000  # stages x opportunities up to which visits are deduplicated with a bitmap
 
 

@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 
 from engine.forecast_calibration import (
+    CalibrationPairs,
+    calibration_levels,
     calibration_pairs,
     calibration_summary,
     fit_honest_calibration,
@@ -392,3 +394,27 @@ def test_summary_is_plain_json_with_a_reliability_table_of_the_pairs():
         assert row["calibrated"] == pytest.approx(float(fit.calibrator(np.array([row["stated"]]))[0]), abs=0.01)
     assert summary["curve"][0] == {"probability": 0.0, "calibrated": 0.0}
     assert summary["curve"][-1] == {"probability": 100.0, "calibrated": 100.0}
+
+
+def test_reliability_table_groups_by_level_with_empty_levels_as_none_or_by_probability():
+    pairs = CalibrationPairs(
+        probability=np.array([80.0, 80.0, 20.0, 50.0, 50.0]),
+        won=np.array([True, False, False, True, True]),
+        lead=np.array([1, 2, 3, 4, 4]),
+        day=np.zeros(5),
+        level=np.array(["High", "High", "Low", None, None], dtype=object),
+    )
+    levels = calibration_levels(pairs)
+    assert [row["level"] for row in levels] == ["Low", None, "High"]  # by mean stated probability
+    assert levels[1] == {"level": None, "count": 2, "leads": 1, "won": 2, "stated": 50.0, "observed": 100.0,
+                         "calibrated": 50.0}  # fmt: skip
+    without_levels = CalibrationPairs(pairs.probability, pairs.won, pairs.lead, pairs.day, np.full(5, None))
+    assert [row["level"] for row in calibration_levels(without_levels)] == [20.0, 50.0, 80.0]
+
+
+def test_isotonic_curve_shrinks_a_sparse_value_towards_itself():
+    curve = fit_isotonic(np.array([30.0, 30.0]), np.array([False, False]), 2.0)
+    assert curve(np.array([30.0]))[0] == pytest.approx(100 * (0 + 2 * 0.3) / (2 + 2))  # two pseudo-pairs at 30 %
+    pooled = fit_isotonic(np.array([20.0, 20.0, 80.0, 80.0]), np.array([True, True, False, False]), 2.0)
+    low, high = pooled(np.array([20.0, 80.0]))
+    assert 0 < low <= high < 100  # pooled: non-decreasing

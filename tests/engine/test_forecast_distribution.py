@@ -6,7 +6,6 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
-from law_oracles import LEVELS, assert_within_error, lattice_law, real_cdf_error
 
 from engine import forecast_distribution as fd
 from engine.forecast_distribution import (
@@ -17,6 +16,8 @@ from engine.forecast_distribution import (
     revenue_forecast,
     simulate,
 )
+
+from law_oracles import LEVELS, assert_within_error, lattice_law, real_cdf_error
 
 
 def brute_force(amounts, weights):

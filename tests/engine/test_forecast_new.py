@@ -17,7 +17,6 @@ from datetime import date
 
 import numpy as np
 import pytest
-from law_oracles import assert_within_error, lattice_law, real_cdf_error
 
 from engine.forecast_distribution import Distribution, analytic_distribution, empirical_distribution
 from engine.forecast_history import PipelineIndex, prepare_pipeline
@@ -33,6 +32,8 @@ from engine.forecast_new import (
     sum_laws,
 )
 from engine.forecast_periods import add_periods, day_number, period_boundaries, periods_between
+
+from law_oracles import assert_within_error, lattice_law, real_cdf_error
 
 LEVELS = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
 WORLDS = 100  # independent realisations of the coverage test (x 12 periods)
