@@ -29,7 +29,6 @@
         "data/base_geo_provider_data.xml",
         "data/ir_cron_data.xml",
         "wizards/crm_lead_won_views.xml",
-        "wizards/crm_lead_forecast_views.xml",
         "reports/crm_lead_forecast_report.xml",
         "reports/crm_invoicing_analysis_views.xml",
         "views/crm_probability_level_views.xml",
@@ -48,6 +47,7 @@
         "views/crm_invoicing_board_views.xml",
         "views/crm_lead_map_views.xml",
         "views/crm_lead_flow_views.xml",
+        "views/crm_lead_forecast_views.xml",
         "views/crm_opportunity_management_menus.xml",
     ],
     "demo": [
