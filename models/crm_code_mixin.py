@@ -1,3 +1,5 @@
+import math
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
@@ -72,3 +74,32 @@ class CrmCacheMixin(models.AbstractModel):
         result = super().unlink()
         self.env.registry.clear_cache()
         return result
+
+
+class CrmFiniteMixin(models.AbstractModel):
+    """Refuses NaN and infinities in the numbers listed in ``_finite_fields``, with a
+    sentence, before the ORM converts them (where they would end as a ``ValueError``)."""
+
+    _name = "crm.finite.mixin"
+    _description = "Records whose Numbers are Finite"
+    _finite_fields = ()
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._check_finite_values(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_finite_values(vals)
+        return super().write(vals)
+
+    @api.model
+    def _check_finite_values(self, vals):
+        for name in self._finite_fields:
+            value = vals.get(name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValidationError(_(
+                    "%(field)s must be a finite number, not %(value)s.",
+                    field=self._fields[name].get_description(self.env)["string"], value=value,
+                ))

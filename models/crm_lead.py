@@ -49,7 +49,9 @@ class CrmLead(models.Model):
     their own files; this one holds the record's own fields and rules.
     """
 
-    _inherit = "crm.lead"
+    _name = "crm.lead"
+    _inherit = ["crm.lead", "crm.finite.mixin"]
+    _finite_fields = ("expected_revenue", "probability", "recurring_revenue")
     _rec_names_search = ["name", "number", "partner_id.complete_name", "email_from"]
 
     # Identification

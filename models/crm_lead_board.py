@@ -1,11 +1,47 @@
 from odoo import _, api, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 from odoo.tools import SQL, create_index
 
 BOARD_CARD_LIMIT = 80  # cards per column by default, as many as a kanban column loads
 BOARD_OPTIONS = {"limit"}
 # the first cards of each column in the kanban order: {grouping column: index name}
 BOARD_CARD_INDEXES = {column: f"crm_lead_board_{column}_cards_index" for column in ("probability_level_id", "stage_id")}
+
+
+
+def check_rpc_domain(model, domain):
+    """A clear error naming what is wrong in a domain given over RPC for ``model``: an
+    operator without its conditions, an unknown field or operator; then the search's own
+    parse (no query), whatever else it refuses."""
+    _ = model.env._
+    expected = 1 if domain else 0  # an empty domain selects everything
+    for term in domain:
+        if expected == 0:
+            expected = 1  # consecutive conditions: an implicit '&'
+        expected += {"!": 0, "|": 1, "&": 1}.get(term, -1) if isinstance(term, str) else -1
+    if expected:
+        raise UserError(_("The domain is malformed: an operator ('|', '&' or '!') lacks its conditions."))
+    for term in domain:
+        if isinstance(term, str):
+            continue
+        path, operator = term[0], term[1]
+        if path in (0, 1) and operator == "=":
+            continue  # Odoo's constant conditions
+        current = model
+        for name in str(path).split("."):
+            field = current._fields.get(name) if current is not None else None
+            if field is None:
+                raise UserError(_("The domain uses the unknown field %(field)s.", field=path))
+            current = model.env[field.comodel_name] if field.relational else None
+        if operator not in (*expression.TERM_OPERATORS, "any", "not any"):
+            raise UserError(_(
+                "The domain uses the unknown operator %(operator)s on %(field)s.", operator=operator, field=path,
+            ))
+    try:
+        model._where_calc(list(domain))
+    except (ValueError, KeyError, TypeError, IndexError) as error:
+        raise UserError(_("The domain is not valid (%(reason)s).", reason=error)) from error
 
 
 class CrmLead(models.Model):
@@ -36,7 +72,8 @@ class CrmLead(models.Model):
                 "Unknown board %(kind)r: use one of %(kinds)s.", kind=kind, kinds="invoicing, progress, stages",
             ))
         if kind == "invoicing":
-            return self.env["crm.invoicing.analysis"]._get_board(self._board_domain(domain)[1:], options)
+            Analysis = self.env["crm.invoicing.analysis"]
+            return Analysis._get_board(self._board_domain(domain, Analysis)[1:], options)
         domain = self._board_domain(domain)
         options = self._board_options(options)
         self.check_access("read")
@@ -171,15 +208,18 @@ class CrmLead(models.Model):
     # ------------------------------------------------------------------ arguments
 
     @api.model
-    def _board_domain(self, domain):
-        """The opportunities a domain given over RPC selects (checked: a clear error)."""
+    def _board_domain(self, domain, model=None):
+        """The opportunities a domain given over RPC selects (checked against ``model``,
+        default opportunities: a clear error)."""
         if domain is None:
             domain = []
         if not isinstance(domain, (list, tuple)) or not all(
             (isinstance(term, (list, tuple)) and len(term) == 3) or term in ("&", "|", "!") for term in domain
         ):
             raise UserError(_("The domain must be a list of (field, operator, value) conditions."))
+        check_rpc_domain(model if model is not None else self, domain)
         return [("type", "=", "opportunity"), *domain]
+
 
     @api.model
     def _rpc_options(self, options, allowed):

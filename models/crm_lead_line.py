@@ -10,6 +10,8 @@ class CrmLeadLine(models.Model):
     """
 
     _name = "crm.lead.line"
+    _inherit = ["crm.finite.mixin"]
+    _finite_fields = ("amount_gross", "amount_discount")
     _description = "Opportunity Detail Line"
     _order = "lead_id, sequence, id"
     _check_company_auto = True

@@ -12,7 +12,8 @@ class CrmProbabilityLevel(models.Model):
     """
 
     _name = "crm.probability.level"
-    _inherit = ["crm.code.mixin", "crm.lead.count.mixin", "crm.cache.mixin"]
+    _inherit = ["crm.code.mixin", "crm.lead.count.mixin", "crm.cache.mixin", "crm.finite.mixin"]
+    _finite_fields = ("percentage",)
     _cache_fields = {"percentage", "active", "sequence"}  # those of _level_table
     _description = "Probability of Success Level"
     _lead_count_field = "probability_level_id"

@@ -18,7 +18,9 @@ NEARBY_RADIUS_KM = 50
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _name = "res.partner"
+    _inherit = ["res.partner", "crm.finite.mixin"]
+    _finite_fields = ("partner_latitude", "partner_longitude")
 
     contact_quality_id = fields.Many2one(
         "crm.contact.quality",

@@ -286,6 +286,8 @@ class CrmInvoicingAnalysis(models.Model):
     @api.model
     def _board_options(self, options):
         """Check and complete the options of the invoicing board (clear errors for RPC)."""
+        if options and not isinstance(options, dict):
+            raise UserError(_("The invoicing board options must be a dictionary."))
         options = dict(options or {})
         allowed = {"date_from", "date_to", "company_id", "user_id", "currency_id", "document_types", "collapse",
                    "date_filters", "limit"}

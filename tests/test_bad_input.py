@@ -1,0 +1,98 @@
+"""Every bad input a clear error and nothing written (#13): a table of malformed inputs
+across the public methods and the numbers the module owns."""
+
+import math
+
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import tagged
+
+from .common import OpportunityCase
+
+BAD_DOMAINS = {
+    "unknown field": [("no_such_field", "=", 1)],
+    "unknown operator": [("name", "is about", "x")],
+    "dangling or": ["|", ("name", "=", "x")],
+    "dangling and": ["&", ("name", "=", "x")],
+    "unknown path": [("partner_id.no_such_field", "=", 1)],
+}
+NON_FINITE = {"nan": math.nan, "infinity": math.inf, "minus infinity": -math.inf}
+
+
+@tagged("post_install", "-at_install")
+class TestBadInput(OpportunityCase):
+    """Each row: a call that must fail with a ``UserError`` / ``ValidationError`` whose
+    message is a sentence (no Python repr of an exception), and leave the database as it was."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.lead = cls.create_opportunity(expected_revenue=1000)
+        cls.line = cls.env["crm.lead.line"].create({"lead_id": cls.lead.id, "name": "Line", "amount_gross": 100})
+        cls.partner = cls.env["res.partner"].create({"name": "Bad input partner"})
+
+    def public_calls(self):
+        Lead = self.env["crm.lead"]
+        return {
+            "get_board progress": lambda domain: Lead.get_board("progress", domain),
+            "get_board stages": lambda domain: Lead.get_board("stages", domain),
+            "get_board invoicing": lambda domain: Lead.get_board("invoicing", domain),
+            "get_map_data": Lead.get_map_data,
+            "get_forecast": Lead.get_forecast,
+            "get_pipeline_flow": Lead.get_pipeline_flow,
+            "get_pipeline_trend": Lead.get_pipeline_trend,
+        }
+
+    def assertRefused(self, call, exception=UserError):
+        self.env.flush_all()
+        counts = self.counts()
+        with self.assertRaises(exception) as caught:
+            call()
+            self.env.flush_all()
+        message = str(caught.exception.args[0])
+        self.assertTrue(message[:1].isupper() and message.rstrip().endswith("."), message)
+        self.assertNotIn("Traceback", message)
+        self.env.invalidate_all()
+        self.assertEqual(self.counts(), counts, "nothing written")
+        return message
+
+    def counts(self):
+        models = ("crm.lead", "crm.lead.line", "crm.lead.history", "res.partner", "crm.probability.level")
+        return {name: self.env[name].with_context(active_test=False).search_count([]) for name in models}
+
+    def test_domains(self):
+        rows = 0
+        for method, call in self.public_calls().items():
+            for kind, domain in BAD_DOMAINS.items():
+                with self.subTest(method=method, kind=kind):
+                    message = self.assertRefused(lambda call=call, domain=domain: call(domain))
+                    self.assertIn("domain", message.lower())
+                    rows += 1
+        self.assertEqual(rows, 35)
+
+    def test_invoicing_options_of_the_wrong_type(self):
+        Lead = self.env["crm.lead"]
+        for options in (["date_from"], "2026-01-01", 3):
+            with self.subTest(options=options):
+                self.assertRefused(lambda options=options: Lead.get_board("invoicing", None, options))
+
+    def test_non_finite_numbers(self):
+        targets = {
+            "line gross": (self.line, "amount_gross"),
+            "line discount": (self.line, "amount_discount"),
+            "partner latitude": (self.partner, "partner_latitude"),
+            "partner longitude": (self.partner, "partner_longitude"),
+            "opportunity amount": (self.lead, "expected_revenue"),
+            "opportunity probability": (self.lead, "probability"),
+            "level percentage": (self.levels[50], "percentage"),
+        }
+        for name, (record, field) in targets.items():
+            for kind, value in NON_FINITE.items():
+                with self.subTest(target=name, value=kind):
+                    before = record[field]
+                    self.assertRefused(lambda record=record, field=field, value=value: record.write({field: value}),
+                                       ValidationError)
+                    self.assertEqual(record[field], before)
+        for kind, value in NON_FINITE.items():
+            with self.subTest(create=kind):
+                self.assertRefused(lambda value=value: self.env["crm.lead.line"].create(
+                    {"lead_id": self.lead.id, "name": "NaN line", "amount_gross": value}), ValidationError)
