@@ -141,32 +141,40 @@ class CrmLead(models.Model):
         (``engine.forecast_history``), so a row replaced by the next one within the same month
         is left out, unless it is an opportunity's first or last row or its state changes
         right after or with it (the last values stated while open are kept)."""
+        # the window runs in the order of the index on (lead_id, date desc, id desc): no sort;
+        # the rows come back newest first and are turned around (``reverse``)
         return self._forecast_copy(SQL(
             """
             SELECT lead_id, date::date - DATE '1970-01-01', amount, probability, automated_probability,
                    date_deadline - DATE '1970-01-01', state, opportunity_type_id, team_id, user_id,
                    probability_level_id
-              FROM (SELECT row.*, COALESCE(row.amount_company, 0) AS amount,
-                           LAG(row.state) OVER sequence AS state_before, LEAD(row.state) OVER sequence AS state_after,
-                           LEAD(row.date) OVER sequence AS until
+              FROM (SELECT row.lead_id, row.date, row.id, COALESCE(row.amount_company, 0) AS amount,
+                           COALESCE(row.probability, 0) AS probability, row.automated_probability,
+                           row.date_deadline, row.state, row.opportunity_type_id, row.team_id, row.user_id,
+                           row.probability_level_id,
+                           LEAD(row.state) OVER newest_first AS state_before,
+                           LAG(row.state) OVER newest_first AS state_after,
+                           LAG(row.date) OVER newest_first AS until
                       FROM %(table)s row
                      WHERE row.lead_id IN %(leads)s
-                    WINDOW sequence AS (PARTITION BY row.lead_id ORDER BY row.date, row.id)) row
+                    WINDOW newest_first AS (PARTITION BY row.lead_id ORDER BY row.date DESC, row.id DESC)) row
              WHERE state_before IS NULL OR until IS NULL OR state <> state_before OR state <> state_after
                 OR until >= date_trunc('month', date) + INTERVAL '1 month'
-             ORDER BY lead_id, date, id
+             ORDER BY lead_id, date DESC, id DESC
             """,
             table=self.env["crm.lead.history"]._table_sql, leads=leads,
         ), ("lead_id", "date", "amount", "probability", "automated_probability", "date_expected", "state", "type",
-            "team", "user", "level"), state_column="won")
+            "team", "user", "level"), state_column="won", reverse=True)
 
     @api.model
-    def _forecast_copy(self, query, names, state_column="state"):
+    def _forecast_copy(self, query, names, state_column="state", reverse=False):
         """The rows of ``query`` as columns ``names``, copied out of PostgreSQL as CSV and
         parsed by pandas (Python objects only for the keys): the fast way to read a million
         rows. Columns named ``date*`` hold day numbers since 1970-01-01 and become dates;
         ``state`` (open / won / lost) becomes the engine's outcome, as ``state_column``.
-        Empty values are ``None``, ``NaN`` for numbers and ``NaT`` for dates (the engine's)."""
+        Empty values are ``None``, ``NaN`` for numbers and ``NaT`` for dates (the engine's);
+        a column of keys without empty values stays integers. ``reverse`` turns the rows
+        around."""
         self.env.flush_all()  # COPY reads the tables as they are in the database
         buffer = io.StringIO()
         # as Odoo's own COPY (models.py): an asynchronous wait callback would break it
@@ -184,6 +192,8 @@ class CrmLead(models.Model):
             buffer, header=None, names=list(names),
             dtype={name: "float64" if name in floats else "string" if name == "state" else "Int64" for name in names},
         )
+        if reverse:
+            frame = frame.iloc[::-1].reset_index(drop=True)
         columns = {}
         for name in names:
             column = frame[name]
@@ -196,6 +206,8 @@ class CrmLead(models.Model):
                 columns[name] = column.to_numpy()
             elif name.startswith("date"):
                 columns[name] = pandas.to_datetime(column, unit="D").to_numpy()
+            elif column.notna().all():
+                columns[name] = column.to_numpy(dtype="int64")
             else:
                 columns[name] = column.astype(object).where(column.notna(), None).to_numpy()
         return columns
