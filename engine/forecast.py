@@ -52,7 +52,7 @@ import pandas as pd
 
 from .forecast_backtest import backtest
 from .forecast_calibration import calibration_summary
-from .forecast_data import OPEN, WON, Table, prepare_history, prepare_opportunities
+from .forecast_data import OPEN, WON, OptionError, Table, prepare_history, prepare_opportunities
 from .forecast_distribution import METHODS, due_days
 from .forecast_history import PipelineIndex, history_from_opportunities, prepare_pipeline
 from .forecast_model import Learnt, StandingForecast, standing_forecast
@@ -112,15 +112,16 @@ def _date(value: object, name: str) -> date | None:
         try:
             return datetime.fromisoformat(value.strip()).date()
         except ValueError as error:
-            raise ValueError(f"{name}: not a date: {value!r}") from error
-    raise ValueError(f"{name}: not a date: {value!r}")
+            raise OptionError(f"{name}: not a date: {value!r}", name, "date", value) from error
+    raise OptionError(f"{name}: not a date: {value!r}", name, "date", value)
 
 
 def _integer(value: object, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be within {low:,}..{high:,}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not low <= value <= high:
+        wrong = "be within" if isinstance(value, int | np.integer) and not isinstance(value, bool) else "be an integer"
+        raise OptionError(
+            f"{name} must {wrong} {low:,}..{high:,}, got {value!r}", name, "integer", value, low=low, high=high
+        )
     return int(value)
 
 
@@ -128,7 +129,9 @@ def _choice(value: object, name: str, choices: tuple[str, ...], default: str) ->
     if value is None:
         return default
     if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}: expected one of {', '.join(choices)}")
+        raise OptionError(
+            f"unknown {name} {value!r}: expected one of {', '.join(choices)}", name, "choice", value, choices=choices
+        )
     return str(value)
 
 
@@ -149,23 +152,33 @@ def parse_options(options: Mapping | None = None, today: date | None = None) -> 
         add_periods(date_from, DEFAULT_PERIODS, granularity) - timedelta(days=1)
     )
     if date_from > date_to:
-        raise ValueError(f"date_from {date_from.isoformat()} is after date_to {date_to.isoformat()}")
+        raise OptionError(
+            f"date_from {date_from.isoformat()} is after date_to {date_to.isoformat()}", "date_from", "order",
+            date_from, start=date_from, end=date_to,
+        )  # fmt: skip
     if period_count(date_from, date_to, granularity) > MAX_PERIODS:
-        raise ValueError(f"at most {MAX_PERIODS} periods can be forecast at once")
+        raise OptionError(
+            f"at most {MAX_PERIODS} periods can be forecast at once", "date_to", "periods", date_to, limit=MAX_PERIODS
+        )
     trials, seed, backtest = options.get("trials"), options.get("seed"), options.get("backtest")
     threshold = options.get("commit_threshold")
     if threshold is None:
         threshold = COMMIT_THRESHOLD
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 100:
-        raise ValueError(f"commit_threshold must be a number within 0..100, got {threshold!r}")
+        raise OptionError(
+            f"commit_threshold must be a number within 0..100, got {threshold!r}", "commit_threshold", "number",
+            threshold, low=0, high=100,
+        )  # fmt: skip
     calibrated = options.get("calibrated")
     if calibrated is None:
         calibrated = False
     if not isinstance(calibrated, bool):
-        raise ValueError(f"calibrated must be true or false, got {calibrated!r}")
+        raise OptionError(f"calibrated must be true or false, got {calibrated!r}", "calibrated", "boolean", calibrated)
     currency = options.get("currency")
     if currency is not None and not (isinstance(currency, str) and currency.strip()):
-        raise ValueError(f"currency must be a currency code or None, got {currency!r}")
+        raise OptionError(
+            f"currency must be a currency code or None, got {currency!r}", "currency", "currency", currency
+        )
     return ForecastOptions(
         as_of=as_of,
         date_from=date_from,

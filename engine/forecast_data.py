@@ -43,6 +43,20 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 OPEN, LOST, WON = -1, 0, 1
+
+
+class OptionError(ValueError):
+    """A bad forecast option, said in English (the message) and in parts a caller turns
+    into its own language: the ``option``, the ``kind`` of value it needs (``"date"``,
+    ``"integer"``, ``"number"``, ``"choice"``, ``"boolean"``, ``"currency"``, ``"order"``,
+    ``"periods"``, ``"work"``), the ``value`` given and the ``params`` of the kind (``low``,
+    ``high``, ``choices``, ``limit``, ``work``, …)."""
+
+    def __init__(self, message: str, option: str, kind: str, value: object = None, **params):
+        super().__init__(message)
+        self.option, self.kind, self.value, self.params = option, kind, value, params
+
+
 GROUP_COLUMNS = ("stage", "level", "type", "user", "team")
 Table = pd.DataFrame | Mapping[str, Iterable] | Iterable[Mapping]
 # what ``infer_dtype`` reports for object columns that hold neither booleans nor strings

@@ -76,6 +76,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import signal, special
 
+from .forecast_data import OptionError
+
 METHODS = ("auto", "analytic", "monte_carlo")
 QUANTILES = (0.1, 0.5, 0.9)
 EXACT_LIMIT = 128  # deals per period convolved exactly (all up to twice as many); the rest: a normal law
@@ -493,16 +495,23 @@ def revenue_forecast(
     (``"auto"`` then keeps the analytic result).
     """
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
+        raise OptionError(
+            f"unknown method {method!r}: expected one of {', '.join(METHODS)}",
+            "method",
+            "choice",
+            method,
+            choices=METHODS,
+        )
     amounts = np.asarray(amounts, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     mean = amounts @ weights
     work = monte_carlo_work(amounts, weights, trials)
     if method == "monte_carlo" and work > MC_LIMIT:
-        raise ValueError(
+        raise OptionError(
             f"the Monte Carlo would draw {work:,} opportunity-trials, more than the limit of {MC_LIMIT:,}: "
-            "use fewer trials, a narrower scope or the analytic method"
-        )
+            "use fewer trials, a narrower scope or the analytic method",
+            "trials", "work", trials, work=work, limit=MC_LIMIT,
+        )  # fmt: skip
     if method != "monte_carlo":
         laws = tuple(analytic_distribution(amounts, weights[:, k]) for k in range(weights.shape[1]))
         if method == "analytic" or work > MC_LIMIT or analytic_error(amounts, weights, laws) <= mc_cdf_error(trials):

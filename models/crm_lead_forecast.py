@@ -9,6 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..engine.forecast import forecast
+from ..engine.forecast_data import OptionError
 
 FORECAST_OPTIONS = {
     "date_from", "date_to", "granularity", "method", "trials", "seed", "calibrated", "commit_threshold", "backtest",
@@ -69,9 +70,43 @@ class CrmLead(models.Model):
         tables = self._forecast_tables(domain)
         try:
             result = forecast(**tables, options=options, today=fields.Date.context_today(self))
+        except OptionError as error:
+            raise UserError(self._forecast_option_message(error)) from error
         except ValueError as error:
-            raise UserError(_("The forecast cannot be computed: %(reason)s", reason=error)) from error
+            raise UserError(_("The forecast cannot be computed: %(reason)s.", reason=str(error).rstrip("."))) from error
         return _none_as_false(result)
+
+    @api.model
+    def _forecast_option_message(self, error):
+        """The engine's ``OptionError`` as a sentence in the user's language."""
+        option, value = error.option, error.value
+        # numbers with thousands separators, as the engine says them
+        params = {key: f"{item:,}" if isinstance(item, int) else item for key, item in error.params.items()}
+        if error.kind == "order":
+            return _("The forecast period starts (%(start)s) after it ends (%(end)s).",
+                     start=params["start"], end=params["end"])
+        if error.kind == "periods":
+            return _("At most %(limit)s periods can be forecast at once.", limit=params["limit"])
+        if error.kind == "work":
+            return _(
+                "The Monte Carlo would draw %(work)s opportunity-trials, more than the limit of %(limit)s: use "
+                "fewer trials, a narrower scope or the analytic method.",
+                work=params["work"], limit=params["limit"],
+            )
+        if error.kind == "date":
+            expected = _("a date (YYYY-MM-DD)")
+        elif error.kind == "integer":
+            expected = _("a whole number from %(low)s to %(high)s", low=params["low"], high=params["high"])
+        elif error.kind == "number":
+            expected = _("a number from %(low)s to %(high)s", low=params["low"], high=params["high"])
+        elif error.kind == "choice":
+            expected = _("one of %(choices)s", choices=", ".join(params["choices"]))
+        elif error.kind == "boolean":
+            expected = _("true or false")
+        else:
+            expected = _("a valid value")
+        return _("The forecast option %(option)s must be %(expected)s, not %(value)r.",
+                 option=option, expected=expected, value=value)
 
     # ------------------------------------------------------------------ input tables
 

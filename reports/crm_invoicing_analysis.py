@@ -312,7 +312,10 @@ class CrmInvoicingAnalysis(models.Model):
         collapse = options.get("collapse") or []
         for name, value in (("document_types", document_types), ("collapse", collapse)):
             if not isinstance(value, (list, tuple)) or set(value) - set(kinds):
-                raise UserError(_("%(option)s must be a list among %(kinds)s.", option=name, kinds=", ".join(kinds)))
+                raise UserError(_(
+                    "The invoicing board option %(option)s must be a list among %(kinds)s.",
+                    option=name, kinds=", ".join(kinds),
+                ))
         company_id = options.get("company_id") or self.env.company.id
         if not isinstance(company_id, int) or isinstance(company_id, bool) or (
             company_id not in self.env.user.company_ids.ids

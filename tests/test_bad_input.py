@@ -69,6 +69,67 @@ class TestBadInput(OpportunityCase):
                     rows += 1
         self.assertEqual(rows, 35)
 
+    def test_options(self):
+        """Options of the wrong type, unknown keys and bad values, per public method."""
+        Lead = self.env["crm.lead"]
+        table = {
+            "get_board": [
+                lambda: Lead.get_board("unknown"),
+                lambda: Lead.get_board(7),
+                lambda: Lead.get_board("progress", None, ["limit"]),
+                lambda: Lead.get_board("progress", None, {"colour": "red"}),
+                lambda: Lead.get_board("stages", None, {"limit": -1}),
+                lambda: Lead.get_board("stages", None, {"limit": "10"}),
+                lambda: Lead.get_board("invoicing", None, {"colour": "red"}),
+                lambda: Lead.get_board("invoicing", None, {"date_from": "not a date"}),
+                lambda: Lead.get_board("invoicing", None, {"date_from": "2026-05-01", "date_to": "2026-04-01"}),
+                lambda: Lead.get_board("invoicing", None, {"document_types": ["letter"]}),
+                lambda: Lead.get_board("invoicing", None, {"collapse": "invoice"}),
+            ],
+            "get_map_data": [
+                lambda: Lead.get_map_data(None, ["center"]),
+                lambda: Lead.get_map_data(None, {"colour": "red"}),
+                lambda: Lead.get_map_data(None, {"center": "Zagreb", "radius_km": 10}),
+                lambda: Lead.get_map_data(None, {"center": [91, 0], "radius_km": 10}),
+                lambda: Lead.get_map_data(None, {"center": [0, 181], "radius_km": 10}),
+                lambda: Lead.get_map_data(None, {"center": [math.nan, 0], "radius_km": 10}),
+                lambda: Lead.get_map_data(None, {"center": [45, 16], "radius_km": -5}),
+                lambda: Lead.get_map_data(None, {"center": [45, 16], "radius_km": math.inf}),
+            ],
+            "get_forecast": [
+                lambda: Lead.get_forecast(None, ["method"]),
+                lambda: Lead.get_forecast(None, {"colour": "red"}),
+                lambda: Lead.get_forecast(None, {"method": "guess"}),
+                lambda: Lead.get_forecast(None, {"granularity": "week"}),
+                lambda: Lead.get_forecast(None, {"date_from": "2026-05-01", "date_to": "2026-04-01"}),
+                lambda: Lead.get_forecast(None, {"date_from": "not a date"}),
+                lambda: Lead.get_forecast(None, {"trials": 0}),
+                lambda: Lead.get_forecast(None, {"seed": True}),
+                lambda: Lead.get_forecast(None, {"backtest": 61}),
+                lambda: Lead.get_forecast(None, {"commit_threshold": 101}),
+                lambda: Lead.get_forecast(None, {"commit_threshold": math.nan}),
+                lambda: Lead.get_forecast(None, {"method": "monte_carlo", "trials": 1_000_000,
+                                                 "date_to": "2046-12-31"}),
+            ],
+            "get_pipeline_flow": [
+                lambda: Lead.get_pipeline_flow(None, ["date_to"]),
+                lambda: Lead.get_pipeline_flow(None, {"colour": "red"}),
+                lambda: Lead.get_pipeline_flow(None, {"date_to": "not a date"}),
+                lambda: Lead.get_pipeline_flow(None, {"date_from": "2026-05-01", "date_to": "2026-04-01"}),
+                lambda: Lead.get_pipeline_flow(None, {"close_from": "2026-06-30", "close_to": "2026-04-01"}),
+            ],
+            "get_pipeline_trend": [
+                lambda: Lead.get_pipeline_trend(None, ["weeks"]),
+                lambda: Lead.get_pipeline_trend(None, {"colour": "red"}),
+                lambda: Lead.get_pipeline_trend(None, {"weeks": 0}),
+                lambda: Lead.get_pipeline_trend(None, {"weeks": "13"}),
+            ],
+        }
+        for method, calls in table.items():
+            for number, call in enumerate(calls):
+                with self.subTest(method=method, row=number):
+                    self.assertRefused(call)
+
     def test_invoicing_options_of_the_wrong_type(self):
         Lead = self.env["crm.lead"]
         for options in (["date_from"], "2026-01-01", 3):
