@@ -56,26 +56,6 @@ export const FORECAST_COLORS = {
 };
 
 /**
- * A period of the result with its split, also when the result predates it: without
- * ``total_*`` the total is won + open (nothing from new opportunities), whose quantiles
- * are the open ones moved by what is won already.
- */
-export function splitPeriod(row) {
-    const has = (key) => row[key] !== undefined && row[key] !== false;
-    return {
-        ...row,
-        open_mean: has("open_mean") ? row.open_mean : row.mean,
-        open_p10: has("open_p10") ? row.open_p10 : row.p10,
-        open_p90: has("open_p90") ? row.open_p90 : row.p90,
-        new_mean: has("new_mean") ? row.new_mean : null,
-        total_mean: has("total_mean") ? row.total_mean : row.won + row.mean,
-        total_p10: has("total_p10") ? row.total_p10 : row.won + row.p10,
-        total_p50: has("total_p50") ? row.total_p50 : row.won + row.p50,
-        total_p90: has("total_p90") ? row.total_p90 : row.won + row.p90,
-    };
-}
-
-/**
  * The domain of the opportunities expected in a period: open ones expected to close in
  * it (the overdue and undated ones too in the period of ``asOf``, where the forecast
  * counts them) and the ones won in it.
@@ -289,22 +269,12 @@ export class SalesForecast extends Component {
     }
 
     get periods() {
-        return (this.forecast?.periods || []).map(splitPeriod);
+        return this.forecast?.periods || [];
     }
 
-    /** Whether the result splits what is not yet won into "from open" and "from new". */
-    get hasSplit() {
-        return this.forecast?.periods.some((row) => row.new_mean !== undefined) || false;
-    }
-
+    /** The result's totals, and the open opportunities of the periods shown. */
     get totals() {
-        const sum = (key) => this.periods.reduce((total, row) => total + (row[key] || 0), 0);
-        return Object.fromEntries(
-            ["count", "weighted", "commit", "best_case", "won", "open_mean", "new_mean", "total_mean"].map((key) => [
-                key,
-                sum(key),
-            ])
-        );
+        return { ...this.forecast.totals, count: this.periods.reduce((total, row) => total + row.count, 0) };
     }
 
     get methodLabel() {
@@ -414,24 +384,10 @@ export class SalesForecast extends Component {
     /** The Brier scores and what they are computed on. */
     get brierNote() {
         const calibration = this.calibration;
-        if (calibration.closed === undefined) {
-            return _t(
-                "Brier score of the stated probabilities: %(brier)s, of the calibrated ones: %(calibrated)s (0 is perfect), over %(count)s closed opportunities.",
-                {
-                    brier: this.formatScore(calibration.brier),
-                    calibrated: this.formatScore(calibration.brier_calibrated),
-                    count: calibration.count,
-                }
-            );
-        }
         return _t(
             "Brier score of the stated probabilities: %(brier)s (0 is perfect), over %(count)s observations of %(closed)s closed opportunities, each one at every start of a month it was open.",
             { brier: this.formatScore(calibration.brier), count: calibration.count, closed: calibration.closed }
         );
-    }
-
-    get hasLevelLeads() {
-        return this.calibration.levels.some((level) => level.leads !== undefined);
     }
 
     /** Why the stated or the calibrated probabilities are used ("" when the result does not say). */
@@ -518,11 +474,6 @@ export class SalesForecast extends Component {
         return first ? first.points : backtest.points || [];
     }
 
-    /** What was won in a backtest period (the total, else the part the open pipeline won). */
-    pointActual(point) {
-        return point.actual_total !== undefined ? point.actual_total : point.actual;
-    }
-
     // ---------------------------------------------------------------- chart
 
     renderChart() {
@@ -576,10 +527,8 @@ export class SalesForecast extends Component {
             bar(_t("Won"), periods.map((row) => row.won), FORECAST_COLORS.won),
             bar(_t("From open (mean)"), periods.map((row) => row.open_mean), FORECAST_COLORS.open),
         ];
-        if (this.hasSplit) {
-            datasets.push(bar(_t("From new (mean)"), periods.map((row) => row.new_mean), FORECAST_COLORS.new));
-        }
         datasets.push(
+            bar(_t("From new (mean)"), periods.map((row) => row.new_mean), FORECAST_COLORS.new),
             line("p50", _t("Total P50"), periods.map((row) => row.total_p50), FORECAST_COLORS.median),
             line("weighted", _t("Weighted pipeline"), periods.map((row) => row.weighted), FORECAST_COLORS.weighted, {
                 borderDash: [6, 4],
