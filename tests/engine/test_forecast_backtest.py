@@ -132,3 +132,15 @@ def test_forecast_reports_its_history_source():
     without = forecast(rows, None, {"as_of": AS_OF, "backtest": 2})
     assert (with_history["history"], without["history"]) == ("pipeline", "current values")
     assert with_history["backtest"]["count"] == 2
+
+
+def test_new_pipeline_summary_is_the_worlds_law():
+    """Arrivals, win rate and won amount reported for new opportunities, against the law
+    the model world was drawn from: 4 a day, stated = true probability (mean 50 %), lognormal
+    amounts of mean 8,000 x exp(0.7^2 / 2)."""
+    deals = model_world(4.0, FIRST, day_of(AS_OF) - 1, seed=7)
+    result = forecast(current_rows(deals), None, {"as_of": AS_OF}, pipeline=history_rows(deals))
+    summary = result["new_pipeline"]
+    assert summary["arrivals_per_month"] == pytest.approx(4.0 * 365.25 / 12, rel=0.05)
+    assert summary["win_rate"] == pytest.approx(50.0, abs=4.0)
+    assert summary["mean_amount"] == pytest.approx(8_000 * np.exp(0.7**2 / 2), rel=0.1)

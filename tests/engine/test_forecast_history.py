@@ -88,3 +88,16 @@ def test_bad_rows_are_refused():
         with pytest.raises(ValueError, match=message):
             prepare_pipeline(rows)
     assert prepare_pipeline(None).empty and PipelineIndex.build(prepare_pipeline([])).snapshot(0).empty
+
+
+def test_scores_against_values_worked_by_hand():
+    from engine.forecast_scores import pinball_loss, point_scores, quantile_scores, wilson_interval
+
+    low, high = wilson_interval(8, 10)  # the textbook 95 % Wilson interval of 8 out of 10
+    assert (round(low, 4), round(high, 4)) == (0.4902, 0.9433)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    assert pinball_loss([10.0], [20.0], 0.9) == pytest.approx(9.0)  # under by 10: 0.9 x 10
+    assert pinball_loss([30.0], [20.0], 0.9) == pytest.approx(1.0)  # over by 10: 0.1 x 10
+    scores = quantile_scores([0.0, 0.0], [10.0, 10.0], [20.0, 20.0], [5.0, 25.0])
+    assert (scores["coverage"], scores["mae"]) == (0.5, 10.0)
+    assert "coverage" not in point_scores([10.0], [5.0])
