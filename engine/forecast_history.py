@@ -136,32 +136,29 @@ def history_from_opportunities(opportunities: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class PipelineIndex:
-    """A normalised pipeline history prepared for fast snapshots (one ``searchsorted`` each).
+    """A normalised pipeline history prepared for fast snapshots (one running count each).
 
-    Rows are sorted by lead then day, so ``lead number x span + day offset`` is a sorted key
-    and each lead's last row before a day is found for all leads at once.
+    Rows are sorted by lead then day, so the rows of a lead dated before a day are the first
+    ones of its slice, and counting them finds each lead's last row before the day for all
+    leads at once.
     """
 
     frame: pd.DataFrame
     starts: np.ndarray  # first row of each lead
     ends: np.ndarray  # one past the last row of each lead
     days: np.ndarray
-    keys: np.ndarray  # the sorted search key of each row
     origin: float  # the first day of the history
-    span: float  # days a lead's key range covers (more than the history's)
 
     @classmethod
     def build(cls, pipeline: pd.DataFrame) -> "PipelineIndex":
         days = pipeline["day"].to_numpy(dtype=np.float64)
         if not days.size:
             nothing = np.zeros(0, dtype=np.int64)
-            return cls(pipeline, nothing, nothing, days, days, 0.0, 1.0)
+            return cls(pipeline, nothing, nothing, days, 0.0)
         codes, _uniques = pd.factorize(pipeline["lead_id"], sort=False)
         # prepare_pipeline sorts by lead: factorize numbers the leads in that order
         boundaries = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
-        origin = float(days.min())
-        span = float(days.max() - origin + 2)
-        return cls(pipeline, boundaries[:-1], boundaries[1:], days, codes * span + (days - origin), origin, span)
+        return cls(pipeline, boundaries[:-1], boundaries[1:], days, float(days.min()))
 
     @property
     def lead_count(self) -> int:
@@ -171,9 +168,10 @@ class PipelineIndex:
         """Per lead, the index of its last row dated before ``day`` (-1 when it did not exist yet)."""
         if not self.lead_count:
             return np.zeros(0, dtype=np.int64)
-        offset = min(max(day - self.origin, -1.0), self.span - 1.0)  # keep the target in its lead's slice
-        last = np.searchsorted(self.keys, np.arange(self.lead_count) * self.span + offset, side="left") - 1
-        return np.where(last >= self.starts, last, -1)
+        # a running count of the rows dated before ``day``: a slice's share is its leading rows
+        before = np.concatenate(([0], np.cumsum(self.days < day)))
+        count = before[self.ends] - before[self.starts]
+        return np.where(count > 0, self.starts + count - 1, -1)
 
     def snapshot(self, day: float) -> pd.DataFrame:
         """The opportunities as they stood at the start of ``day`` (those already created)."""

@@ -164,7 +164,7 @@ class Axis:
             lost_survival=lost_survival,
             observations=int(entry.size),
             censored=int(np.count_nonzero(observations.censored)),
-            leads=int(np.unique(observations.lead).size),
+            leads=_distinct_count(observations.lead),
         )
 
     @property
@@ -197,6 +197,15 @@ class Axis:
         later = np.exp(np.append(self.log_tail[first + 1 :], -np.inf) - self.log_tail[first])  # P(slip > t | won)
         days = self.start + first + np.arange(len(later))
         return [float(days[int(np.argmax(later <= 1.0 - level + 1e-12))]) for level in levels]
+
+
+def _distinct_count(numbers: np.ndarray) -> int:
+    """How many distinct values ``numbers`` (small non-negative integers: lead numbers) hold."""
+    if not numbers.size:
+        return 0
+    seen = np.zeros(int(numbers.max()) + 1, dtype=bool)
+    seen[numbers] = True
+    return int(np.count_nonzero(seen))
 
 
 def won_share(risk: np.ndarray, won: np.ndarray, lost: np.ndarray) -> np.ndarray:

@@ -172,44 +172,30 @@ class CrmLead(models.Model):
     def _forecast_pipeline_history(self, leads):
         """The opportunity history of ``leads`` (a subquery of ids) as the engine's pipeline
         history (amounts in company currency as they stood, open / won / lost), restricted to
-        the rows the engine looks at: it sees the pipeline on the first day of each month
-        (``engine.forecast_history``), so a row replaced by the next one within the same month
-        is left out, unless it is an opportunity's first or last row or its state changes
-        right after or with it (the last values stated while open are kept)."""
-        # the window runs in the order of the index on (lead_id, date desc, id desc): no sort;
-        # the rows come back newest first and are turned around (``reverse``)
+        the rows the engine looks at (``month_snapshot``, kept up to date as rows are written:
+        see ``crm.lead.history._mark_month_snapshots``), in the order of the opportunities
+        and of their changes."""
         return self._forecast_copy(SQL(
             """
-            SELECT lead_id, date::date - DATE '1970-01-01', amount, probability, automated_probability,
-                   date_deadline - DATE '1970-01-01', state, opportunity_type_id, team_id, user_id,
-                   probability_level_id
-              FROM (SELECT row.lead_id, row.date, row.id, COALESCE(row.amount_company, 0) AS amount,
-                           COALESCE(row.probability, 0) AS probability, row.automated_probability,
-                           row.date_deadline, row.state, row.opportunity_type_id, row.team_id, row.user_id,
-                           row.probability_level_id,
-                           LEAD(row.state) OVER newest_first AS state_before,
-                           LAG(row.state) OVER newest_first AS state_after,
-                           LAG(row.date) OVER newest_first AS until
-                      FROM %(table)s row
-                     WHERE row.lead_id IN %(leads)s
-                    WINDOW newest_first AS (PARTITION BY row.lead_id ORDER BY row.date DESC, row.id DESC)) row
-             WHERE state_before IS NULL OR until IS NULL OR state <> state_before OR state <> state_after
-                OR until >= date_trunc('month', date) + INTERVAL '1 month'
-             ORDER BY lead_id, date DESC, id DESC
+            SELECT row.lead_id, row.date::date - DATE '1970-01-01', COALESCE(row.amount_company, 0),
+                   COALESCE(row.probability, 0), row.automated_probability, row.date_deadline - DATE '1970-01-01',
+                   row.state, row.opportunity_type_id, row.team_id, row.user_id, row.probability_level_id
+              FROM %(table)s row
+             WHERE row.month_snapshot AND row.lead_id IN %(leads)s
+             ORDER BY row.lead_id, row.date, row.id
             """,
             table=self.env["crm.lead.history"]._table_sql, leads=leads,
         ), ("lead_id", "date", "amount", "probability", "automated_probability", "date_expected", "state", "type",
-            "team", "user", "level"), state_column="won", reverse=True)
+            "team", "user", "level"), state_column="won")
 
     @api.model
-    def _forecast_copy(self, query, names, state_column="state", reverse=False):
+    def _forecast_copy(self, query, names, state_column="state"):
         """The rows of ``query`` as columns ``names``, copied out of PostgreSQL as CSV and
         parsed by pandas (Python objects only for the keys): the fast way to read a million
         rows. Columns named ``date*`` hold day numbers since 1970-01-01 and become dates;
         ``state`` (open / won / lost) becomes the engine's outcome, as ``state_column``.
         Empty values are ``None``, ``NaN`` for numbers and ``NaT`` for dates (the engine's);
-        a column of keys without empty values stays integers. ``reverse`` turns the rows
-        around."""
+        a column of keys without empty values stays integers."""
         self.env.flush_all()  # COPY reads the tables as they are in the database
         buffer = io.StringIO()
         # as Odoo's own COPY (models.py): an asynchronous wait callback would break it
@@ -227,8 +213,6 @@ class CrmLead(models.Model):
             buffer, header=None, names=list(names),
             dtype={name: "float64" if name in floats else "string" if name == "state" else "Int64" for name in names},
         )
-        if reverse:
-            frame = frame.iloc[::-1].reset_index(drop=True)
         columns = {}
         for name in names:
             column = frame[name]

@@ -85,12 +85,22 @@ class CrmLeadHistory(models.Model):
     team_id = fields.Many2one("crm.team", string="Sales Team", ondelete="set null")
     opportunity_type_id = fields.Many2one("crm.opportunity.type", ondelete="set null")
     state = fields.Selection(CLOSING_STATES, string="Closing State")
+    month_snapshot = fields.Boolean(
+        string="In Monthly Snapshots", readonly=True,
+        help="The row is what the forecast reads: the opportunity stood so on the first day of a month, or the "
+        "row starts its history, ends it, or is next to a change of its open / won / lost state. Kept up to "
+        "date as rows are added.",
+    )
 
     def init(self):
         # the last row of an opportunity, which every new row is compared with
         self.env.cr.execute(SQL(
             "CREATE INDEX IF NOT EXISTS crm_lead_history_last_index ON crm_lead_history (lead_id, date DESC, id DESC)"
         ))
+        # rows written before the column existed (an update of the module), in one pass
+        self.env.cr.execute(SQL("SELECT 1 FROM crm_lead_history WHERE month_snapshot IS NULL LIMIT 1"))
+        if self.env.cr.rowcount:
+            self._mark_month_snapshots()
 
     # ------------------------------------------------------------------ writing
 
@@ -191,6 +201,7 @@ class CrmLeadHistory(models.Model):
                              ORDER BY history.date DESC, history.id DESC LIMIT 1) last ON TRUE
              WHERE lead.type = 'opportunity' AND %(leads)s
                AND (last.id IS NULL OR %(changed)s)
+         RETURNING lead_id
             """,
             columns=SQL(", ").join(SQL.identifier(column) for column in (*columns, "state")),
             current=SQL(", ").join(current),
@@ -199,6 +210,45 @@ class CrmLeadHistory(models.Model):
             changed_by=changed_by,
             leads=SQL("TRUE") if lead_ids is None else SQL("lead.id = ANY(%s)", sorted(lead_ids)),
         ))
+        if recorded := {lead_id for (lead_id,) in self.env.cr.fetchall()}:
+            self._mark_month_snapshots(recorded)
+
+    @api.model
+    def _mark_month_snapshots(self, lead_ids=None):
+        """Set ``month_snapshot`` on the rows of ``lead_ids`` (``None``: the opportunities
+        with an unmarked row), in one UPDATE.
+
+        The forecast sees the pipeline on the first day of each month (its calibration,
+        slips, the pipeline not yet created and the backtest: ``engine.forecast_history``),
+        so a row replaced by the next one within the same month is never seen, unless it is
+        an opportunity's first or last row, or its state changes right after or with it (the
+        last values stated while open are kept). A new row changes what its neighbours are:
+        every row of its opportunity is looked at again (a few, and the index on
+        ``(lead_id, date, id)`` gives them in order).
+        """
+        leads = (
+            SQL("SELECT lead_id FROM crm_lead_history WHERE month_snapshot IS NULL")
+            if lead_ids is None else SQL("SELECT unnest(%s::int[])", sorted(lead_ids))
+        )
+        self.env.cr.execute(SQL(
+            """
+            UPDATE crm_lead_history history
+               SET month_snapshot = seen.month_snapshot
+              FROM (SELECT id, state_before IS NULL OR until IS NULL OR state <> state_before OR state <> state_after
+                               OR until >= date_trunc('month', date) + INTERVAL '1 month' AS month_snapshot
+                      FROM (SELECT row.id, row.date, row.state,
+                                   LEAD(row.state) OVER newest_first AS state_before,
+                                   LAG(row.state) OVER newest_first AS state_after,
+                                   LAG(row.date) OVER newest_first AS until
+                              FROM crm_lead_history row
+                             WHERE row.lead_id IN (%(leads)s)
+                            WINDOW newest_first AS (PARTITION BY row.lead_id ORDER BY row.date DESC, row.id DESC)) row
+                   ) seen
+             WHERE history.id = seen.id AND history.month_snapshot IS DISTINCT FROM seen.month_snapshot
+            """,
+            leads=leads,
+        ))
+        self.invalidate_model(["month_snapshot"])
 
     # ------------------------------------------------------------------ installation
 
@@ -248,6 +298,8 @@ class CrmLeadHistory(models.Model):
             rows += [row for row in reversed(lead_rows) if row]
         if rows:
             self.sudo().create(rows)
+            self.flush_model()
+            self._mark_month_snapshots(leads)
         self._record()
 
     @api.model

@@ -1,8 +1,11 @@
+from datetime import date, timedelta
+
 from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import Form, tagged
 
 from .common import OpportunityCase, XmlRpcCase
+from .test_pipeline_flow import FlowCase
 
 
 class HistoryCase(OpportunityCase):
@@ -203,6 +206,61 @@ class TestHistorySeeding(HistoryCase):
         lead.write({"probability": 100, "date_deadline": "2027-02-02"})
         rows = self.rows(lead)
         self.assertFalse(rows[-1].reconstructed, rows.read(["date", "reconstructed", "date_deadline", "probability"]))
+
+
+@tagged("post_install", "-at_install")
+class TestMonthSnapshots(FlowCase):
+    """``month_snapshot``: the rows the forecast reads, kept up to date as rows are added,
+    checked after every write against the rule worked out here row by row."""
+
+    def expected_flags(self, lead):
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT id, date, state, month_snapshot FROM crm_lead_history WHERE lead_id = %s ORDER BY date, id",
+            [lead.id],
+        )
+        rows = self.env.cr.fetchall()
+        expected = []
+        for number, (_id, moment, state, _flag) in enumerate(rows):
+            before = rows[number - 1] if number else None
+            after = rows[number + 1] if number + 1 < len(rows) else None
+            next_month = (moment.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0, second=0,
+                                                                               microsecond=0)
+            expected.append(
+                before is None or after is None or state != before[2] or state != after[2] or after[1] >= next_month
+            )
+        return [flag for *_values, flag in rows], expected
+
+    def test_marks_follow_every_new_row(self):
+        lead = self.create_on(date(2026, 1, 10), expected_revenue=1000)
+        steps = [
+            (date(2026, 1, 20), {"expected_revenue": 1200}),  # replaced within January: not seen
+            (date(2026, 1, 28), {"expected_revenue": 1300}),  # seen on February 1st
+            (date(2026, 2, 15), {"date_deadline": "2026-05-31"}),
+            (date(2026, 2, 20), {"expected_revenue": 1400}),
+            (date(2026, 1, 25), {"expected_revenue": 1250}),  # a replay dated between older rows
+            (date(2026, 3, 5), {"active": False}),  # lost: the last open row is kept
+            (date(2026, 3, 5), {"active": True}),  # reopened the same day
+            (date(2026, 3, 9), {"expected_revenue": 900}),
+        ]
+        for day, values in steps:
+            self.write_on(day, lead, values)
+            stored, expected = self.expected_flags(lead)
+            self.assertEqual(stored, expected, f"after the write of {day}: {values}")
+        stored, _expected = self.expected_flags(lead)
+        self.assertEqual(len(stored), 1 + len(steps))
+        self.assertIn(False, stored, "rows replaced within their month are left out")
+
+    def test_rows_without_marks_are_marked_at_update(self):
+        """Rows written before the column existed: the module's update marks them all."""
+        lead = self.create_on(date(2026, 1, 10), expected_revenue=1000)
+        self.write_on(date(2026, 1, 12), lead, {"expected_revenue": 1100})
+        self.write_on(date(2026, 3, 12), lead, {"expected_revenue": 1200})
+        self.env.cr.execute("UPDATE crm_lead_history SET month_snapshot = NULL WHERE lead_id = %s", [lead.id])
+        self.env["crm.lead.history"].init()
+        stored, expected = self.expected_flags(lead)
+        self.assertEqual(stored, expected)
+        self.assertEqual(stored, [True, True, True])
 
 
 @tagged("post_install", "-at_install")
