@@ -34,7 +34,7 @@ final state of each opportunity and the day its final closing began — the only
 statistic fitted "as of" a date may use, and only when that day is before it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -148,6 +148,8 @@ class PipelineIndex:
     ends: np.ndarray  # one past the last row of each lead
     days: np.ndarray
     origin: float  # the first day of the history
+    # ``rows_at`` by day: the models fitted at one day read the same snapshots
+    snapshots: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, pipeline: pd.DataFrame) -> "PipelineIndex":
@@ -160,18 +162,32 @@ class PipelineIndex:
         boundaries = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
         return cls(pipeline, boundaries[:-1], boundaries[1:], days, float(days.min()))
 
+    def before(self, day: float) -> "PipelineIndex":
+        """The index of the rows dated before ``day`` (itself when that is all of them)."""
+        known = self.days < day
+        if known.all():
+            return self
+        # rows are sorted by lead then day: the known rows of a lead are a prefix of its own
+        return PipelineIndex.build(self.frame[known].reset_index(drop=True))
+
     @property
     def lead_count(self) -> int:
         return len(self.starts)
 
     def rows_at(self, day: float) -> np.ndarray:
-        """Per lead, the index of its last row dated before ``day`` (-1 when it did not exist yet)."""
+        """Per lead, the index of its last row dated before ``day`` (-1 when it did not exist
+        yet); read-only (kept for the next call with the same day)."""
         if not self.lead_count:
             return np.zeros(0, dtype=np.int64)
+        if (rows := self.snapshots.get(float(day))) is not None:
+            return rows
         # a running count of the rows dated before ``day``: a slice's share is its leading rows
         before = np.concatenate(([0], np.cumsum(self.days < day)))
         count = before[self.ends] - before[self.starts]
-        return np.where(count > 0, self.starts + count - 1, -1)
+        rows = np.where(count > 0, self.starts + count - 1, -1)
+        rows.flags.writeable = False
+        self.snapshots[float(day)] = rows
+        return rows
 
     def snapshot(self, day: float) -> pd.DataFrame:
         """The opportunities as they stood at the start of ``day`` (those already created)."""

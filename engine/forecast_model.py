@@ -38,13 +38,14 @@ class Learnt:
     def fit(cls, index: PipelineIndex, day: int, learn_new: bool = True) -> "Learnt":
         """Fit every model on the history before ``day``; ``learn_new=False`` when the
         history's creation days are not real (no "from new" is learnt from invented ones)."""
-        pairs = calibration_pairs(index, day)
+        past = index.before(day)  # once for the three models, with its snapshots
+        pairs = calibration_pairs(past, day)
         return cls(
             day,
             pairs,
             fit_honest_calibration(pairs.probability, pairs.won, pairs.lead),
-            SlipModel.fit(index, day),
-            NewPipelineModel.fit(index, day) if learn_new else NewPipelineModel.empty(day),
+            SlipModel.fit(past, day),
+            NewPipelineModel.fit(past, day) if learn_new else NewPipelineModel.empty(day),
         )
 
     def probabilities(self, stated: np.ndarray, calibrated: bool) -> np.ndarray:

@@ -113,8 +113,7 @@ class NewPipelineModel:
         known = frame["day"].to_numpy() < as_of
         if not known.any():
             return cls.empty(as_of)
-        # rows are sorted by lead then day: the known rows of a lead are a prefix of its own
-        past = PipelineIndex.build(frame[known].reset_index(drop=True)) if not known.all() else index
+        past = index.before(as_of)
         outcomes = past.outcomes()
         last_rows = past.frame.iloc[past.ends - 1]
         codes, groups = _group_codes(last_rows["type"].to_numpy(), last_rows["team"].to_numpy())

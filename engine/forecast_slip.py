@@ -325,7 +325,7 @@ def observations(index: PipelineIndex, as_of: float, snapshot_days=None) -> tupl
     if not known.any():
         return Observations.empty(), Observations.empty(), 0
     if not known.all():
-        index = PipelineIndex.build(frame[known].reset_index(drop=True))
+        index = index.before(as_of)
         frame = index.frame
     if snapshot_days is None:
         snapshots = default_snapshots(float(np.nanmin(index.days)), as_of)
