@@ -94,6 +94,8 @@ class ResPartner(models.Model):
         rate limit, offline fallback, status on the contact) when one of its providers is chosen."""
         if self.env["base.geocoder"]._get_provider().tech_name not in (NOMINATIM, OFFLINE):
             return super().geo_localize()
+        # before the provider is asked (a request to a public service) and its answer cached
+        self.check_access("write")
         # the same guard as base_geolocalize: no network calls from imports, installs and tests
         running_unattended = any(config[key] for key in ("test_enable", "test_file", "init", "update"))
         if not self.env.context.get("force_geo_localize") and (

@@ -5,6 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 from odoo import SUPERUSER_ID, api
+from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, tagged
 
 from ..engine.geo import Address
@@ -192,6 +193,20 @@ class TestGeocoding(GeocodingCase):
         self.assertEqual(geocoder.geo_find(ILICA), (45.8131, 15.9772))
         self.assertAlmostEqual(geocoder.geo_find("Nowhere Street 1, 21000 Split, Croatia")[0], 43.51, delta=0.05)
         self.assertIsNone(geocoder.geo_find(""))
+
+    def test_who_may_not_write_the_contact_asks_no_provider(self):
+        """sudo audit: the provider is asked and its answer cached (by the system) only for
+        contacts the caller may write; a portal user gets an access error and nothing is asked."""
+        partner = self.contact("Portal Button")
+        portal = self.env["res.users"].create({
+            "name": "Geo Portal", "login": "geo_portal", "groups_id": [(6, 0, self.env.ref("base.group_portal").ids)],
+        })
+        cached = self.env["crm.geocode.cache"].sudo().search_count([])
+        with self.assertRaises(AccessError):
+            partner.with_user(portal).with_context(force_geo_localize=True).geo_localize()
+        self.assertEqual(self.server.queries(), [])
+        self.assertEqual(self.env["crm.geocode.cache"].sudo().search_count([]), cached)
+        self.assertFalse(partner.geocode_status)
 
     def test_public_nominatim_is_rate_limited_host_wide(self):
         self.params.set_param(PARAM % "geocoder_url", "https://nominatim.openstreetmap.org")

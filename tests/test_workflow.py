@@ -286,6 +286,17 @@ class TestProgressNotifications(WorkflowCase):
         lead.with_user(self.sales_manager).action_set_won()
         self.assertEqual(self.bus_payloads(self.salesman.partner_id)[-1]["state"], "won")
 
+    def test_followers_who_may_not_read_it_get_no_word(self):
+        """A follower with "own documents only" rights cannot read someone else's
+        opportunity, so its name and progress are not pushed to him either (sudo audit)."""
+        lead = self.create_tender()  # salesman's
+        lead.message_subscribe(partner_ids=(self.salesman_other | self.salesman_all).partner_id.ids)
+        self.assertFalse(lead.with_user(self.salesman_other).has_access("read"))
+        lead.with_user(self.sales_manager).write({"stage_id": self.preparation.id})
+        self.assertFalse(self.bus_payloads(self.salesman_other.partner_id))
+        self.assertEqual(len(self.bus_payloads(self.salesman_all.partner_id)), 1, "who may read it still hears")
+        self.assertEqual(len(self.bus_payloads(self.salesman.partner_id)), 1)
+
     def test_other_changes_are_not_pushed(self):
         lead = self.create_tender()
         lead.write({"name": "Renamed", "priority": "2"})
