@@ -30,8 +30,8 @@ class TestBadInput(OpportunityCase):
         cls.line = cls.env["crm.lead.line"].create({"lead_id": cls.lead.id, "name": "Line", "amount_gross": 100})
         cls.partner = cls.env["res.partner"].create({"name": "Bad input partner"})
 
-    def public_calls(self):
-        Lead = self.env["crm.lead"]
+    def public_calls(self, Lead=None):
+        Lead = Lead if Lead is not None else self.env["crm.lead"]
         return {
             "get_board progress": lambda domain: Lead.get_board("progress", domain),
             "get_board stages": lambda domain: Lead.get_board("stages", domain),
@@ -69,10 +69,9 @@ class TestBadInput(OpportunityCase):
                     rows += 1
         self.assertEqual(rows, 35)
 
-    def test_options(self):
+    def option_calls(self, Lead):
         """Options of the wrong type, unknown keys and bad values, per public method."""
-        Lead = self.env["crm.lead"]
-        table = {
+        return {
             "get_board": [
                 lambda: Lead.get_board("unknown"),
                 lambda: Lead.get_board(7),
@@ -125,10 +124,36 @@ class TestBadInput(OpportunityCase):
                 lambda: Lead.get_pipeline_trend(None, {"weeks": "13"}),
             ],
         }
-        for method, calls in table.items():
+
+    def test_options(self):
+        for method, calls in self.option_calls(self.env["crm.lead"]).items():
             for number, call in enumerate(calls):
                 with self.subTest(method=method, row=number):
                     self.assertRefused(call)
+
+    def test_sentences_in_the_users_language(self):
+        """The same refusals for a user working in Croatian: every sentence translated."""
+        self.env["res.lang"]._activate_lang("hr_HR")
+        self.env["ir.module.module"]._load_module_terms(["crm_opportunity_management"], ["hr_HR"], overwrite=True)
+        english, croatian = self.env["crm.lead"], self.env["crm.lead"].with_context(lang="hr_HR")
+        pairs = [
+            (lambda call=call, domain=domain: call(domain), lambda call=other, domain=domain: call(domain))
+            for (call, other) in zip(self.public_calls(english).values(), self.public_calls(croatian).values(),
+                                     strict=True)
+            for domain in BAD_DOMAINS.values()
+        ]
+        pairs += [
+            pair
+            for calls, others in zip(self.option_calls(english).values(), self.option_calls(croatian).values(),
+                                     strict=True)
+            for pair in zip(calls, others, strict=True)
+        ]
+        for number, (call, other) in enumerate(pairs):
+            with self.subTest(row=number):
+                message = self.assertRefused(call)
+                translated = self.assertRefused(other)
+                self.assertNotEqual(translated, message, "said in Croatian")
+        self.assertEqual(len(pairs), 35 + 40)
 
     def test_invoicing_options_of_the_wrong_type(self):
         Lead = self.env["crm.lead"]
