@@ -3,7 +3,7 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import api, fields
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import json_default
 
 from ..controllers.main import API_METHODS
@@ -129,6 +129,22 @@ class TestJsonApi(HttpCase, OpportunityCase):
             self.base_url() + API + "get_map_settings", headers={"Authorization": f"Bearer {self.key}"}
         )
         self.assertEqual(response.status_code, 405, "POST only")
+
+    def test_rights_are_the_key_owners(self):
+        """An employee without the sales rights and a portal user, each with a key of their
+        own, are refused with the reason (403)."""
+        expiry = fields.Datetime.now() + timedelta(hours=12)
+        keys = {
+            groups: self.env["res.users.apikeys"]
+            .with_user(new_test_user(self.env, login, groups=groups))
+            ._generate(None, "integration", expiry)
+            for login, groups in (("api_employee", "base.group_user"), ("api_portal", "base.group_portal"))
+        }
+        for key in keys.values():
+            self.assertApiError(self.api("get_board", {"kind": "progress"}, key=key), 403, "crm.lead")
+        self.assertApiError(
+            self.api("get_map_settings", key=keys["base.group_portal"]), 403, "Only internal users may read"
+        )
 
     def test_bad_input_is_a_sentence_and_a_4xx(self):
         self.assertApiError(self.api("get_board", raw="{kind: progress"), 400, "not valid JSON")

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg2
@@ -43,6 +44,7 @@ REPLICATOR = "crm_replicator"
 APP_NAME = "replica_check"  # the checker's own connections, told apart from Odoo's ("odoo-<pid>")
 ENTRY = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \S+ \[(\d+)\] (\S*) (\w+):  (.*)$")
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|TRUNCATE)\b", re.IGNORECASE)
+RELOAD = re.compile(r"^\S+ \S+ (\d+) INFO \S+ odoo\.modules\.registry: Reloading the model registry", re.MULTILINE)
 RETRIES = {
     "serialization retries": re.compile(r"tries left, try again in|maximum number of tries reached"),
     "read-only requests retried on the primary": re.compile(r"retrying with a read/write cursor"),
@@ -393,6 +395,7 @@ def main():
         clusters.query("primary", "SELECT pg_reload_conf()")
         url = f"http://127.0.0.1:{args.http_port}"
         odoo_log = args.dir / "odoo.log"
+        odoo_offset = odoo_log.stat().st_size if odoo_log.exists() else 0  # --reuse: Odoo appends
         odoo_output = (args.dir / "odoo.stderr").open("w")  # what Odoo prints before its log is set up
         replica = (
             [] if args.without_replica else ["--db_replica_host=127.0.0.1", f"--db_replica_port={args.pg_port + 1}"]
@@ -416,7 +419,10 @@ def main():
         )
         log(f"Odoo: {args.workers} workers, " + (" ".join(replica) if replica else "no replica (control run)"))
         wait_http(url, odoo)
-        ok = exercise(clusters, Client(url), key, odoo_log)
+        client = Client(url)
+        reloads = warm_up(client, odoo_log, odoo_offset, args.workers)
+        log(f"registry reloads after the standby's signaling, one per worker at its first request: {reloads}")
+        ok = exercise(clusters, client, key, odoo_log)
     finally:
         if odoo is not None and odoo.poll() is None:
             odoo.send_signal(signal.SIGTERM)
@@ -450,6 +456,28 @@ def create_api_key(args):
         check=True,
     ).stdout
     return re.search(r"^API-KEY (\S+)$", output, re.MULTILINE).group(1)
+
+
+def warm_up(client, odoo_log, offset, workers, rounds=20):
+    """Requests until every worker has reloaded its registry: a worker checks Odoo's
+    signaling sequences on the standby, where PostgreSQL shows them ahead of the primary's
+    (it WAL-logs a sequence 32 values ahead), so at its first request it reloads its
+    registry, on the primary (Odoo 18 without odoo/odoo#190407). Not a read of the screens,
+    but it would land in the first frames. The number of reloads seen."""
+
+    def ping(_index):
+        requests.post(f"{client.url}/web/webclient/version_info", json={"params": {}}, timeout=120)
+
+    pids = set()
+    for _round in range(rounds):
+        with ThreadPoolExecutor(workers * 2) as pool:
+            list(pool.map(ping, range(workers * 2)))
+        with odoo_log.open(encoding="utf-8", errors="replace") as file:
+            file.seek(offset)
+            pids = set(RELOAD.findall(file.read()))
+        if len(pids) >= workers:
+            break
+    return len(pids)
 
 
 def exercise(clusters, client, key, odoo_log):
@@ -504,10 +532,21 @@ def exercise(clusters, client, key, odoo_log):
     rows.append(("call_kw:write-stage", "call_kw", "write", r'UPDATE "crm_lead"\s+SET [^;]*"stage_id"'))
     clusters.wait_replayed()
     [(replayed,)] = clusters.query("standby", "SELECT stage_id FROM crm_lead WHERE id = %s", [lead_id], dbname=DB)
-    return verdict(rows, logs, odoo_log, odoo_offset, replayed == target, lead_id)
+    facts = {
+        "lead_id": lead_id,
+        "replayed": replayed == target,
+        "connections": {
+            name: clusters.query(name, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'odoo-%%'")[
+                0
+            ][0]
+            for name in logs
+        },
+    }
+    return verdict(rows, logs, odoo_log, odoo_offset, facts)
 
 
-def verdict(rows, logs, odoo_log, odoo_offset, replayed, lead_id):
+def verdict(rows, logs, odoo_log, odoo_offset, facts):
+    """The table and the other figures printed; true when nothing failed."""
     entries = {name: entry.entries() for name, entry in logs.items()}
     labels = [row[0] for row in rows]
     framed = {name: frames(entries[name], labels) for name in entries}
@@ -556,10 +595,17 @@ def verdict(rows, logs, odoo_log, odoo_offset, replayed, lead_id):
         if count:
             failures.append(f"{name}: {count}")
     print(f"errors in the standby's log: {len(standby_errors)}; in Odoo's log: {len(odoo_errors)}")
-    print(f"the standby replayed the stage change of opportunity {lead_id}: {'yes' if replayed else 'no'}")
+    print(
+        f"the standby replayed the stage change of opportunity {facts['lead_id']}: "
+        f"{'yes' if facts['replayed'] else 'no'}"
+    )
+    print(
+        "Odoo's connections open at the end: "
+        + ", ".join(f"{n} on the {name}" for name, n in facts["connections"].items())
+    )
     failures += [f"standby log: {text[:200]}" for text in standby_errors[:5]]
     failures += [f"Odoo log: {line[:200]}" for line in odoo_errors[:5]]
-    if not replayed:
+    if not facts["replayed"]:
         failures.append("the standby did not replay the stage change")
     for failure in failures:
         log(f"FAIL {failure}")
