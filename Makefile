@@ -1,6 +1,7 @@
 # crm_opportunity_management — the two commands: `make run` and `make test`.
-# Variables: ODOO_SRC (default /opt/odoo), ODOO_ARCHIVE, DB_NAME, HTTP_PORT, ODOO_SUITES=0|1.
-.PHONY: run test host odoo-suites lint
+# Variables: ODOO_SRC (default /opt/odoo), ODOO_ARCHIVE, DB_NAME, HTTP_PORT, ODOO_SUITES=0|1,
+# REPLICA_CHECK_ARGS (options of tools/replica_check.py, e.g. "--pg-port 5450 --http-port 8650").
+.PHONY: run test host odoo-suites replica-check lint
 SHELL := /bin/bash
 
 run:
@@ -14,3 +15,8 @@ host:
 
 odoo-suites:
 	@tools/harness.sh odoo-suites
+
+# Not part of `make test` (nor of CI): a primary and a hot standby on loopback, Odoo with
+# workers reading from the standby; see README "Scaling out".
+replica-check:
+	@tools/harness.sh replica-check $(REPLICA_CHECK_ARGS)

@@ -5,6 +5,7 @@
 #   tools/harness.sh test   -> static checks, engine tests, Odoo tests; last line "N passed, N failed, N skipped"
 #   tools/harness.sh host   -> only prepare the host (Odoo source, packages, virtualenv, PostgreSQL)
 #   tools/harness.sh odoo-suites -> Odoo's own crm + sale_crm suites with this module installed
+#   tools/harness.sh replica-check [options] -> tools/replica_check.py: reads on a hot standby (README "Scaling out")
 #
 # Everything it needs is installed on demand, so that a clean machine (CI) gets the same run.
 set -euo pipefail
@@ -379,6 +380,12 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
         host) prepare_host clone ;;
         odoo-suites) prepare_host && odoo_suites && echo "$PASSED passed, $FAILED failed, $SKIPPED skipped" ;;
         install-uninstall) prepare_host && install_uninstall_check ;;
-        *) echo "usage: $0 run|test|host|odoo-suites" >&2; exit 2 ;;
+        replica-check)
+            shift
+            ensure_odoo_src || die "no Odoo 18.0 at $ODOO_SRC nor archive at $ODOO_ARCHIVE"
+            ensure_debian_packages && ensure_venv && ensure_addons_link
+            ODOO_SRC=$ODOO_SRC ADDONS_PATH="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$ADDONS_LINK_DIR" \
+                python "$ROOT/tools/replica_check.py" "$@" ;;
+        *) echo "usage: $0 run|test|host|odoo-suites|replica-check" >&2; exit 2 ;;
     esac
 fi
