@@ -62,11 +62,22 @@ ensure_debian_packages() {
 }
 
 # --------------------------------------------------------------------------- virtualenv
+# Odoo pins old source packages (cbor2 5.4.2 imports pkg_resources while building): setuptools<70.
+# Its pkg_resources then cannot find zope.interface 8 nor zope.event 5.1 (wheels named
+# zope_interface, zope_event), which gevent requires: Odoo's websocket worker (--workers)
+# would not start, hence the two caps.
+BUILD_CONSTRAINTS='setuptools<70
+zope.interface<8
+zope.event<5.1'
+
 venv_key() {
     local file
-    for file in "$ODOO_SRC/requirements.txt" "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt"; do
-        if [ -f "$file" ]; then cat "$file"; fi
-    done | sha256sum | cut -c1-12
+    {
+        echo "$BUILD_CONSTRAINTS"
+        for file in "$ODOO_SRC/requirements.txt" "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt"; do
+            if [ -f "$file" ]; then cat "$file"; fi
+        done
+    } | sha256sum | cut -c1-12
 }
 
 ensure_venv() {
@@ -78,10 +89,9 @@ ensure_venv() {
         mkdir -p "$CACHE_DIR"
         "$PYTHON" -m venv "$VENV"
         "$VENV/bin/pip" install -q --upgrade pip wheel
-        # Odoo pins old source packages (cbor2 5.4.2 imports pkg_resources while building);
         # pip 26 applies PIP_CONSTRAINT no more to build environments, hence both variables.
         local constraints=$CACHE_DIR/build-constraints.txt
-        echo 'setuptools<70' > "$constraints"
+        echo "$BUILD_CONSTRAINTS" > "$constraints"
         if odoo_available; then
             PIP_CONSTRAINT=$constraints PIP_BUILD_CONSTRAINT=$constraints \
                 "$VENV/bin/pip" install -q -r "$ODOO_SRC/requirements.txt"
