@@ -239,7 +239,7 @@ NOTES = [
     "Met the CFO: payment terms are the open point.",
 ]
 LEVEL = "crm_probability_level_%d"
-TICK_HOUR = 9  # UTC: the events of a day are written at this hour
+TICK_HOUR = 17  # UTC: the events of a day are written at this hour (its business done)
 # orders and invoices for the opportunities decided in the last months only (they take
 # most of the generation's time); older won opportunities stay without documents
 DOCUMENT_MONTHS = 9
@@ -673,10 +673,11 @@ class _DemoCompany:
         ]
 
     def _play_create(self, env, when, round_):
-        """The creation row of each opportunity's history, on its creation day."""
-        ids = [life.lead_id for life in round_]
-        env["crm.lead.history"]._record(ids)
-        self.created_ids += ids
+        """The creation row of each opportunity's history, at its creation time (before
+        the day's tick: opportunities are created during business hours)."""
+        for life in round_:
+            env["crm.lead.history"]._record([life.lead_id], date=life.created)
+            self.created_ids.append(life.lead_id)
 
     def _score(self, env):
         """Odoo's predictive lead scoring as its nightly cron leaves it, on the first day
