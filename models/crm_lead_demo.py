@@ -275,15 +275,19 @@ class CrmLead(models.Model):
         event of every opportunity in the order of the clock, written through the ORM with
         ``crm_history_date`` set, so the history, the workflow log, the chatter, orders
         and invoices carry the clock's dates (module docstring)."""
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         generator = _DemoCompany(self.env, random.Random(seed), fields.Datetime.now().replace(microsecond=0))
         generator.build(count)
-        _logger.info("demo company: %d opportunities generated in %.1f s", count, time.monotonic() - started)
+        _logger.info(
+            "demo company: %d opportunities generated in %.1f s (%.1f s of Odoo's CPU, the rest PostgreSQL's)",
+            count,
+            time.monotonic() - started,
+            time.process_time() - cpu,
+        )
 
 
 class _DemoCompany:
     def __init__(self, env, rng, now):
-        # history recording is off while modules install, unless seeding asks for it
         # history recording is off while modules install, unless seeding asks for it; the
         # chatter's tracking is off (the history and the workflow log keep the changes): the
         # generator logs its notes and done activities itself, dated by the clock
