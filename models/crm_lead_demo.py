@@ -279,7 +279,7 @@ class CrmLead(models.Model):
         generator = _DemoCompany(self.env, random.Random(seed), fields.Datetime.now().replace(microsecond=0))
         generator.build(count)
         _logger.info(
-            "demo company: %d opportunities generated in %.1f s (%.1f s of Odoo's CPU, the rest PostgreSQL's)",
+            "demo company: %d opportunities generated in %.1f s (%.1f s of it this process's CPU time)",
             count,
             time.monotonic() - started,
             time.process_time() - cpu,
