@@ -32,8 +32,8 @@ opportunities, are made in batches after the clock with their own dates; notes a
 activities are posted in one batch at the end, dated by the clock.
 
 Everything is drawn from ``random.Random(SEED)`` before anything is written, and placed
-relative to the install day: the same seed gives the same company, shifted to the day it
-is installed.
+relative to the install day, whose start (UTC) is the clock's last moment: installs of the
+same day give the same company, another day gives it shifted to that day.
 """
 
 import logging
@@ -276,7 +276,9 @@ class CrmLead(models.Model):
         ``crm_history_date`` set, so the history, the workflow log, the chatter, orders
         and invoices carry the clock's dates (module docstring)."""
         started, cpu = time.monotonic(), time.process_time()
-        generator = _DemoCompany(self.env, random.Random(seed), fields.Datetime.now().replace(microsecond=0))
+        # the clock stops at the start of the install's day (UTC): installs of one day agree to the second
+        today = fields.Datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        generator = _DemoCompany(self.env, random.Random(seed), today)
         generator.build(count)
         _logger.info(
             "demo company: %d opportunities generated in %.1f s (%.1f s of it this process's CPU time)",
