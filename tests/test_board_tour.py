@@ -16,14 +16,22 @@ class TestStagesBoardTour(HttpCase):
         cls.submitted = Stage.create({"name": "Tour Submitted", "sequence": -102})
         cls.awarded = Stage.create({"name": "Tour Awarded", "sequence": -101, "is_won": True})
         cls.announced.next_stage_ids = cls.preparation
-        cls.tender = cls.env["crm.opportunity.type"].create({
-            "code": "TOUR", "name": "Tender (tour)",
-            "stage_ids": [Command.set((cls.announced | cls.preparation | cls.submitted | cls.awarded).ids)],
-        })
-        cls.lead = cls.env["crm.lead"].create({
-            "name": "Tour opportunity", "type": "opportunity", "opportunity_type_id": cls.tender.id,
-            "user_id": cls.env.ref("base.user_admin").id, "expected_revenue": 1234,
-        })
+        cls.tender = cls.env["crm.opportunity.type"].create(
+            {
+                "code": "TOUR",
+                "name": "Tender (tour)",
+                "stage_ids": [Command.set((cls.announced | cls.preparation | cls.submitted | cls.awarded).ids)],
+            }
+        )
+        cls.lead = cls.env["crm.lead"].create(
+            {
+                "name": "Tour opportunity",
+                "type": "opportunity",
+                "opportunity_type_id": cls.tender.id,
+                "user_id": cls.env.ref("base.user_admin").id,
+                "expected_revenue": 1234,
+            }
+        )
 
     def test_drag_a_card_on_the_stages_board(self):
         self.assertEqual(self.lead.stage_id, self.announced)
