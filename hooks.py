@@ -7,12 +7,15 @@ from .models.res_partner import COORDINATES_INDEX
 def post_init_hook(env):
     """Bring opportunities that existed before the install in line with the module:
     a number each, their company's currency, their probability level and amounts."""
-    leads = env["crm.lead"].with_context(active_test=False).search([], order="id")
+    # Those without a number existed before: the module's data (its demo company among
+    # them, loaded before this hook) made the others through the module's own write path.
+    leads = env["crm.lead"].with_context(active_test=False).search([("number", "=", False)], order="id")
     _number_existing_leads(leads)
     env.flush_all()
     env.cr.execute(SQL(
         "UPDATE crm_lead lead SET currency_id = company.currency_id "
-        "FROM res_company company WHERE lead.company_id = company.id"
+        "FROM res_company company WHERE lead.company_id = company.id AND lead.id = ANY(%s)",
+        leads.ids,
     ))
     leads.invalidate_recordset(["currency_id"])
     env["crm.probability.level"]._reassign_leads()
@@ -23,7 +26,7 @@ def post_init_hook(env):
 
 
 def _number_existing_leads(leads):
-    for lead in leads.filtered(lambda lead: not lead.number):
+    for lead in leads:
         lead.number = lead._next_number()
 
 

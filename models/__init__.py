@@ -24,3 +24,4 @@ from . import crm_geocode_cache
 from . import base_geocoder
 from . import crm_lead_map
 from . import crm_lead_flow
+from . import crm_lead_demo

@@ -112,6 +112,13 @@ class CrmLeadHistory(models.Model):
         return self.env.registry.ready or self.env.context.get("crm_history_seeding")
 
     @api.model
+    def _now(self):
+        """When a change happens: the context's ``crm_history_date`` (a naive UTC datetime),
+        for writers that replay a past with a moving clock such as the demo data; else now.
+        The workflow log dates its rows by the same clock."""
+        return self.env.context.get("crm_history_date") or fields.Datetime.now()
+
+    @api.model
     def _queue(self, lead_ids):
         """Opportunities to look at on the next flush (created ones: their values are in
         the database before any field of theirs is dirty)."""
@@ -206,7 +213,7 @@ class CrmLeadHistory(models.Model):
             columns=SQL(", ").join(SQL.identifier(column) for column in (*columns, "state")),
             current=SQL(", ").join(current),
             changed=changed,
-            date=date or self.env.context.get("crm_history_date") or fields.Datetime.now(),
+            date=date or self._now(),
             changed_by=changed_by,
             leads=SQL("TRUE") if lead_ids is None else SQL("lead.id = ANY(%s)", sorted(lead_ids)),
         ))

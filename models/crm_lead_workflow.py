@@ -305,7 +305,7 @@ class CrmLead(models.Model):
             changes.append((lead, stage, lead.stage_id, entered))
         # The log is written by the system for whoever moves the opportunity: salespeople
         # may read it, never write it.
-        History.sudo().create(History._prepare_rows(changes, fields.Datetime.now()))
+        History.sudo().create(History._prepare_rows(changes, self.env["crm.lead.history"]._now()))
 
     def _stage_entry_dates(self):
         """When each opportunity entered its current stage: its last log row, else the

@@ -214,10 +214,12 @@ class CrmInvoicingAnalysis(models.Model):
             return {}
         query = self._search(domain)
         table = SQL.identifier(self._table)
-        query.add_where(SQL(" OR ").join(
+        # in parentheses: Query joins its conditions with AND, without any, and an OR left
+        # bare would let other companies' (and unreadable) documents in
+        query.add_where(SQL("(%s)", SQL(" OR ").join(
             SQL("(%s.document_type = %s AND %s.date BETWEEN %s AND %s)", table, kind, table, first, last)
             for kind, first, last in card_days
-        ))
+        )))
         ranked = query.select(
             SQL("%s.*", table),
             SQL("ROW_NUMBER() OVER (PARTITION BY date_trunc('month', %s.date), %s.document_type "

@@ -25,3 +25,4 @@ from . import test_map_view_type
 from . import test_geocoding
 from . import test_bad_input
 from . import test_json_api
+from . import test_demo

@@ -2,6 +2,16 @@ from odoo import Command, fields
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 
+def create_free_type(env):
+    """An opportunity type without workflow, first of the types: the default type of every
+    opportunity a test creates (by the factories, a ``Form`` or over RPC). The shipped types
+    have workflows in the demo data; tests that move their own opportunities between their
+    own stages must not depend on them (those of workflows create their own types)."""
+    return env["crm.opportunity.type"].create(
+        {"code": "TEST-FREE", "name": "Test type (no workflow)", "sequence": -1000}
+    )
+
+
 class OpportunityCase(TransactionCase):
     """Base of the module's tests.
 
@@ -12,7 +22,8 @@ class OpportunityCase(TransactionCase):
     - ``salesman`` (own documents), ``salesman_all`` (all documents), ``sales_manager``:
       users of ``company``; ``salesman_2``: a salesperson of ``company_2`` only;
     - ``partner``: a customer; ``category_hw`` / ``category_sw``: product families;
-    - ``levels``: the default probability levels by percentage (0, 10, 25, 50, 75, 90, 100).
+    - ``levels``: the default probability levels by percentage (0, 10, 25, 50, 75, 90, 100);
+    - ``opportunity_type``: a type without workflow, the default one (``create_free_type``).
     """
 
     @classmethod
@@ -30,6 +41,7 @@ class OpportunityCase(TransactionCase):
             ]
         )
         cls.company_2 = cls.env["res.company"].create({"name": "Opportunity Company 2", "currency_id": cls.eur.id})
+        cls.opportunity_type = create_free_type(cls.env)
         cls.team = cls.env["crm.team"].create({"name": "Test Team", "company_id": cls.company.id})
         own, every, manager = (
             "sales_team.group_sale_salesman",
@@ -62,6 +74,7 @@ class OpportunityCase(TransactionCase):
             "user_id": cls.salesman.id,
             "team_id": cls.team.id,
             "company_id": cls.company.id,
+            "opportunity_type_id": cls.opportunity_type.id,
             **values,
         }
         if lines:
@@ -92,7 +105,8 @@ class OpportunityCase(TransactionCase):
 
 class XmlRpcCase(HttpCase):
     """Real XML-RPC calls over HTTP, as ``rpc_user`` (login ``rpc_login``, groups
-    ``rpc_groups``, created here): ``self.call(model, method, *args, **kwargs)`` is ``execute_kw``."""
+    ``rpc_groups``, created here): ``self.call(model, method, *args, **kwargs)`` is ``execute_kw``;
+    ``opportunity_type``: the default type, without workflow (``create_free_type``)."""
 
     rpc_login = None
     rpc_password = "opp-rpc-password"
@@ -102,6 +116,7 @@ class XmlRpcCase(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.rpc_user = new_test_user(cls.env, cls.rpc_login, password=cls.rpc_password, groups=cls.rpc_groups)
+        cls.opportunity_type = create_free_type(cls.env)
 
     def setUp(self):
         super().setUp()

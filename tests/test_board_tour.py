@@ -8,19 +8,30 @@ class TestStagesBoardTour(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         Stage = cls.env["crm.stage"]
-        cls.announced = Stage.create({"name": "Tour Announced", "sequence": 201})
-        cls.preparation = Stage.create({"name": "Tour Preparation", "sequence": 202})
-        cls.submitted = Stage.create({"name": "Tour Submitted", "sequence": 203})
-        cls.awarded = Stage.create({"name": "Tour Awarded", "sequence": 204, "is_won": True})
+        # before every other stage: the board opens on all types, where the web client opens
+        # the first ten columns only and keeps the others folded once a type is chosen (the
+        # demo data's stages, there are more than ten)
+        cls.announced = Stage.create({"name": "Tour Announced", "sequence": -104})
+        cls.preparation = Stage.create({"name": "Tour Preparation", "sequence": -103})
+        cls.submitted = Stage.create({"name": "Tour Submitted", "sequence": -102})
+        cls.awarded = Stage.create({"name": "Tour Awarded", "sequence": -101, "is_won": True})
         cls.announced.next_stage_ids = cls.preparation
-        cls.tender = cls.env["crm.opportunity.type"].create({
-            "code": "TOUR", "name": "Tender (tour)",
-            "stage_ids": [Command.set((cls.announced | cls.preparation | cls.submitted | cls.awarded).ids)],
-        })
-        cls.lead = cls.env["crm.lead"].create({
-            "name": "Tour opportunity", "type": "opportunity", "opportunity_type_id": cls.tender.id,
-            "user_id": cls.env.ref("base.user_admin").id, "expected_revenue": 1234,
-        })
+        cls.tender = cls.env["crm.opportunity.type"].create(
+            {
+                "code": "TOUR",
+                "name": "Tender (tour)",
+                "stage_ids": [Command.set((cls.announced | cls.preparation | cls.submitted | cls.awarded).ids)],
+            }
+        )
+        cls.lead = cls.env["crm.lead"].create(
+            {
+                "name": "Tour opportunity",
+                "type": "opportunity",
+                "opportunity_type_id": cls.tender.id,
+                "user_id": cls.env.ref("base.user_admin").id,
+                "expected_revenue": 1234,
+            }
+        )
 
     def test_drag_a_card_on_the_stages_board(self):
         self.assertEqual(self.lead.stage_id, self.announced)

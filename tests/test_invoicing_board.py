@@ -185,6 +185,12 @@ class TestInvoicingBoard(AccountTestInvoicingCommon):
              "date_expected_invoice": day}
             for index, day in enumerate(["2026-01-03", "2026-01-03", "2026-01-02", "2026-01-25", "2026-02-01"])
         ])
+        # the ranked days select within the board's documents only, never beside them
+        elsewhere = self.env["res.company"].create({"name": "Inv elsewhere"})
+        self.env["crm.lead"].create({
+            "name": "Inv other company", "type": "opportunity", "company_id": elsewhere.id, "expected_revenue": 1,
+            "date_expected_invoice": "2026-02-01",
+        })
         board = self.board(limit=3, document_types=["opportunity"])
         january, february = board["columns"][0], board["columns"][1]
         self.assertEqual([card["id"] for card in january["cards"]], [more[2].id, more[0].id, more[1].id])
