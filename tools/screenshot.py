@@ -83,8 +83,13 @@ def main():
     parser.add_argument("--shot", nargs=2, action="append", metavar=("PATH", "PNG"), required=True)
     parser.add_argument("--wait-for", default=".o_action_manager .o_view_controller",
                         help="CSS selector that tells the page is drawn")
-    parser.add_argument("--click", action="append", default=[], metavar="CSS",
+    # clicks and typing, in the order given on the command line
+    parser.add_argument("--click", dest="steps", action="append", default=[], type=lambda css: [css], metavar="CSS",
                         help="element to click once the page is drawn (repeatable, in order)")
+    parser.add_argument("--type", dest="steps", nargs=2, action="append", metavar=("CSS", "TEXT"),
+                        help="input to type TEXT into once the page is drawn (repeatable, in order)")
+    parser.add_argument("--scroll", default=None, metavar="CSS", help="element to scroll into view last")
+    parser.add_argument("--settle", type=float, default=2, help="seconds to wait after each step")
     args = parser.parse_args()
     width, height = (int(value) for value in args.size.split("x"))
     session = login(args.url, args.db, args.user, args.password)
@@ -100,10 +105,23 @@ def main():
                 time.sleep(0.2)
                 if browser.evaluate(f"!!document.querySelector({selector})"):
                     break
-            time.sleep(2)  # let the view finish loading its data and fonts
-            for selector in args.click:
-                browser.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
-                time.sleep(2)
+            time.sleep(args.settle)  # let the view finish loading its data and fonts
+            for selector, *text in args.steps:
+                if not text:
+                    browser.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+                    time.sleep(args.settle)
+                    continue
+                # as a user types: the value, then the input and change events components listen to
+                browser.evaluate(
+                    f"(el => {{ el.value = {json.dumps(text[0])}; "
+                    f"el.dispatchEvent(new Event('input', {{bubbles: true}})); "
+                    f"el.dispatchEvent(new Event('change', {{bubbles: true}})); }})"
+                    f"(document.querySelector({json.dumps(selector)}))"
+                )
+                time.sleep(args.settle)
+            if args.scroll:
+                browser.evaluate(f"document.querySelector({json.dumps(args.scroll)}).scrollIntoView()")
+                time.sleep(1)
             shot = browser.call("Page.captureScreenshot", format="png")
             with open(png, "wb") as file:
                 file.write(base64.b64decode(shot["data"]))
