@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ BENCHES = [
     ("map-browser", "bench_map_browser.py", "map", ["--runs", "3"]),
     ("history", "bench_history.py", "history", []),
     ("forecast", "bench_forecast.py", "history", []),
-    ("forecast-engine", "bench_forecast_engine.py", None, []),
+    ("forecast-engine", "bench_forecast_engine.py", None, ["--reference-trials", "50000"]),
     (
         "forecast-methods",
         "bench_forecast_methods.py",
@@ -46,6 +47,7 @@ BENCHES = [
         ["--sizes", "500", "5000", "100000", "--reference-work", "3e8"],
     ),
 ]
+SERVE_ONLY = {"map-browser"}  # benches that serve a filled database as it is (no --template, no filling)
 
 
 def psql(sql):
@@ -55,25 +57,22 @@ def psql(sql):
 
 
 def run(command, log, timeout):
-    """``(seconds, exit code or None when timed out, output)`` of ``command``, its output appended to ``log``."""
+    """``(seconds, exit code or None when timed out, output)`` of ``command``, its output appended to ``log``.
+    The command runs in a session of its own, so that a timeout ends its worker processes too."""
     started = time.monotonic()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=BENCH, start_new_session=True
+    )
+    try:
+        output, _err = process.communicate(timeout=timeout)
+        code = process.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _err = process.communicate()
+        code = None
     with open(log, "a", encoding="utf-8") as file:
-        file.write(f"\n$ {' '.join(command)}\n")
-        file.flush()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=BENCH)
-        output = []
-        deadline = started + timeout
-        try:
-            out, _err = process.communicate(timeout=max(1, deadline - time.monotonic()))
-            output.append(out)
-            code = process.returncode
-        except subprocess.TimeoutExpired:
-            process.kill()
-            out, _err = process.communicate()
-            output.append(out or "")
-            code = None
-        file.write("".join(output))
-    return time.monotonic() - started, code, "".join(output)
+        file.write(f"\n$ {' '.join(command)}\n{output}")
+    return time.monotonic() - started, code, output
 
 
 def build_base(base, prefix, odoo_args, log, timeout):
@@ -166,7 +165,8 @@ def main():
         print(f"running {name} ...", flush=True)
         command = [sys.executable, script, *extra]
         if database:
-            command += ["--db", f"{base}_{database}", "--template", base, *odoo_args]
+            template = [] if name in SERVE_ONLY else ["--template", base]
+            command += ["--db", f"{base}_{database}", *template, *odoo_args]
         seconds, code, output = run(command, args.log, args.timeout)
         results = [
             json.loads(line[len(RESULT_PREFIX) :]) for line in output.splitlines() if line.startswith(RESULT_PREFIX)

@@ -16,8 +16,9 @@ so that restarting it disturbs nobody:
    and calls ``/web/dataset/call_kw`` for ``--duration`` seconds: the progress and stages
    boards, the map, the forecast, an opportunity's form, moving its own opportunities
    to another stage (as a salesperson on the stages board), adding detail lines to any
-   opportunity (a third of them to the same 30, so that writes collide) and editing the
-   lines it added;
+   opportunity (a third of them to the same 10, so that writes collide) and editing the
+   lines it added; the clock starts once all users are logged in; a user pauses
+   ``--think`` seconds on average between calls, half a second more after an error;
 3. at a third of the run PostgreSQL is restarted, at two thirds the worker serving a
    write of a few hundred opportunities (stage and a new line each) is killed with SIGKILL
    mid-request; for each, the time until the server answers again;
@@ -62,7 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from bench_common import code_key, free_port, start_server, stop_server  # bench/ is put on the path above
 
 MODULE = "crm_opportunity_management"
-HOT = 30  # opportunities that a third of the new lines go to
+HOT = 10  # opportunities that a third of the new lines go to (so that writes collide)
 HOT_SHARE = 1 / 3
 KILL_BATCH = 300  # opportunities of the write whose worker is killed
 # Call kinds of a simulated user, with their weights in the mix (a stage change reads the form first).
@@ -194,6 +195,9 @@ class Cluster:
     def restart(self):
         self._pg_ctl("restart", "-m", "fast")
 
+    def stop(self):
+        self._pg_ctl("stop", "-m", "fast")
+
     def connect(self, db="postgres"):
         connection = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname=db)
         connection.autocommit = True
@@ -323,6 +327,8 @@ class User(threading.Thread):
             result, outcome = Failed, "error"
             self.errors[str(error)[:80]] += 1
         self.calls.append((kind, started, time.monotonic() - started, outcome))
+        if outcome == "error":
+            time.sleep(0.5)  # a person shown an error does not click again at once
         return result
 
     def run(self):
@@ -968,7 +974,14 @@ def main():
         f"retried, the request then served; {given_up} gave up after the last try)"
     )
 
-    in_window = [call for call in calls if call[3] == "error" and restart["started"] <= call[1] <= restart["ended"]]
+    windows = [(restart["started"], restart["ended"])]
+    if kill["killed"]:
+        windows.append((kill["killed"], kill["killed"] + (kill["answered"] or 60)))
+    in_window = [call for call in calls if call[3] == "error" and windows[0][0] <= call[1] <= windows[0][1]]
+    outside = [call for call in calls if call[3] == "error" and not any(a <= call[1] <= b for a, b in windows)]
+    print(
+        f"{len(outside)} errors outside the two fault windows (PostgreSQL down and back, worker killed until answered)"
+    )
     print("\nFaults")
     answered = restart["answered"]
     print(
@@ -1041,6 +1054,7 @@ def main():
         failures += bool(changed or problems)
     connection.close()
     print(f"\nmachine: {machine()}; PostgreSQL {cluster.version()}; whole check {time.monotonic() - began:.0f} s")
+    cluster.stop()  # its databases stay in --pg-dir: the template is reused by the next run
     if failures:
         print(f"{failures} check(s) failed; the server's logs are kept in {workdir}")
     else:
