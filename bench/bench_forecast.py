@@ -85,7 +85,7 @@ def main():
             ("input tables read in SQL", read_time, "s", None),
             ("engine, no backtest", engine_time, "s", None),
             ("get_forecast over XML-RPC", plain, "s", "< 1.5 s"),
-            ("  with a 12-period backtest at 3 horizons", backtested, "s", "< 10 s"),
+            ("get_forecast with a 12-period backtest at 3 horizons", backtested, "s", "< 10 s"),
             ("peak memory of get_forecast", peak / 1e6, "MB", "< 500 MB"),
         ])
     finally:

@@ -79,7 +79,7 @@ def main():
         print(f"answer: {size / 1e6:.2f} MB of JSON, {size / max(len(markers), 1):.0f} bytes per marker")
         emit(f"map ({len(markers):,} contacts, 50,000 opportunities)", [
             ("get_map_data", data_time * 1000, "ms", None),
-            ("  against search_read of contacts and coordinates", data_time / plain, "x", "<= 0.5"),
+            ("ratio to search_read of contacts and coordinates", data_time / plain, "x", "<= 0.5"),
             ("get_map_data within 100 km", radius_time * 1000, "ms", None),
             ("JSON per marker", size / max(len(markers), 1), "bytes", None),
         ])

@@ -109,6 +109,8 @@ def build_base(base, prefix, odoo_args, log, timeout):
 def figure(value, unit):
     if not isinstance(value, (int, float)):
         return str(value)
+    if isinstance(value, int):
+        return f"{value:,} {unit}".strip()
     digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
     return f"{value:,.{digits}f} {unit}".strip()
 
@@ -183,7 +185,7 @@ def main():
     print("| bench | figure | value | target |\n|---|---|---|---|")
     previous = None
     for bench, label, value, target in rows:
-        print(f"| {bench if bench != previous else ''} | {label.strip()} | {value} | {target} |")
+        print(f"| {bench if bench != previous else ''} | {label} | {value} | {target} |")
         previous = bench
     print("\n| step | time | |\n|---|---|---|")
     for step, seconds, note in steps:
