@@ -9,6 +9,7 @@
    ``_history``). When the key changes, the databases of older keys are dropped.
 2. Each bench runs in its own process with a time limit (``--timeout`` seconds); its
    output goes to ``--log`` and its ``bench-result:`` line (``bench_common.emit``) to the table.
+   A bench whose writes would stay (``WRITES``: Odoo's scoring cron commits) runs on a copy.
 3. The table (Markdown) is printed with the machine it ran on and the time each step took.
 
 Other arguments (``--addons-path``, ``--data-dir``, ...) go to Odoo. Nothing is asserted.
@@ -48,6 +49,8 @@ BENCHES = [
     ),
 ]
 SERVE_ONLY = {"map-browser"}  # benches that serve a filled database as it is (no --template, no filling)
+# benches whose writes last (Odoo's scoring cron commits): they run on a copy, dropped after
+WRITES = {"history"}
 
 
 def psql(sql):
@@ -166,10 +169,16 @@ def main():
     for name, script, database, extra in [] if args.build_only else benches:
         print(f"running {name} ...", flush=True)
         command = [sys.executable, script, *extra]
+        db = f"{base}_{database}"
+        if database and name in WRITES:
+            psql(f'CREATE DATABASE "{db}_scratch" TEMPLATE "{db}"')
+            db += "_scratch"
         if database:
             template = [] if name in SERVE_ONLY else ["--template", base]
-            command += ["--db", f"{base}_{database}", *template, *odoo_args]
+            command += ["--db", db, *template, *odoo_args]
         seconds, code, output = run(command, args.log, args.timeout)
+        if db.endswith("_scratch"):
+            psql(f'DROP DATABASE "{db}"')
         results = [
             json.loads(line[len(RESULT_PREFIX) :]) for line in output.splitlines() if line.startswith(RESULT_PREFIX)
         ]

@@ -977,8 +977,13 @@ def main():
     windows = [(restart["started"], restart["ended"])]
     if kill["killed"]:
         windows.append((kill["killed"], kill["killed"] + (kill["answered"] or 60)))
-    in_window = [call for call in calls if call[3] == "error" and windows[0][0] <= call[1] <= windows[0][1]]
-    outside = [call for call in calls if call[3] == "error" and not any(a <= call[1] <= b for a, b in windows)]
+    failed = [call for call in calls if call[3] == "error"]
+
+    def during(call, window):  # the call was under way while the fault lasted
+        return call[1] <= window[1] and call[1] + call[2] >= window[0]
+
+    in_window = [call for call in failed if during(call, windows[0])]
+    outside = [call for call in failed if not any(during(call, window) for window in windows)]
     print(f"{len(outside)} errors outside the fault windows (PostgreSQL down and back, a worker killed until answered)")
     print("\nFaults")
     answered = restart["answered"]
