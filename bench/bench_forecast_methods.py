@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_common import emit
 from bench_forecast_engine import build_data, model_inputs, reference_samples
 
 from engine.forecast_distribution import MC_LIMIT, METHODS, QUANTILES, analytic_error, mc_cdf_error, revenue_forecast
@@ -84,7 +85,8 @@ def timed(function, repeat: int):
     return result, best
 
 
-def bench(name: str, amounts, weights, arguments) -> None:
+def bench(name: str, amounts, weights, arguments) -> list:
+    """Prints the table of the methods on one pipeline; returns its figures for ``emit``."""
     count = int(np.count_nonzero((amounts > 0) & (weights.sum(axis=1) > 0)))
     trials = int(min(MAX_REFERENCE_TRIALS, arguments.reference_work // max(count, 1)))
     started = time.perf_counter()
@@ -96,6 +98,7 @@ def bench(name: str, amounts, weights, arguments) -> None:
     width = np.maximum(quantiles[-1] - quantiles[0], 1.0)
     print(f"  {'method':<12} {'chosen':<12} {'time s':>8} {'cdf_error':>10} {'amount_error':>13} {'cdf_bound':>10}"
           f" {'real cdf err':>13} {'rule error':>11} {'quantile diff':>14}")  # fmt: skip
+    figures = []
     for method in METHODS:
         repeat = 1 if method == "monte_carlo" else 3
         try:
@@ -104,6 +107,7 @@ def bench(name: str, amounts, weights, arguments) -> None:
             )
         except ValueError as error:
             print(f"  {method:<12} refused: {error}")
+            figures.append((f"{name}: {method}", "refused", "", None))
             continue
         real = real_cdf_error(result.laws, reference, result.amount_error)
         rule = analytic_error(amounts, weights, result.laws) if result.method == "analytic" else result.cdf_error
@@ -112,6 +116,8 @@ def bench(name: str, amounts, weights, arguments) -> None:
         print(f"  {method:<12} {result.method:<12} {seconds:>8.3f} {result.cdf_error:>10.4f} "
               f"{result.amount_error:>13,.0f} {result.cdf_bound:>10.4f} {shown:>13} {rule:>11.4f} "
               f"{100 * difference:>13.2f}%")  # fmt: skip
+        figures.append((f"{name}: {method} ({result.method}), real CDF error {shown}", seconds, "s", None))
+    return figures
 
 
 def main() -> None:
@@ -124,10 +130,13 @@ def main() -> None:
     arguments = parser.parse_args()
     print(f"methods at {arguments.trials:,} trials (Monte Carlo sampling error {mc_cdf_error(arguments.trials):.4f}, "
           f"limit {MC_LIMIT:,} opportunity-trials); 'rule error' = what auto compares with it")  # fmt: skip
+    figures = []
     for size in arguments.sizes:
-        bench(f"synthetic pipeline, {size:,} open", *synthetic_pipeline(size), arguments)
+        figures += bench(f"synthetic pipeline, {size:,} open", *synthetic_pipeline(size), arguments)
     if not arguments.no_lumpy:
-        bench("lumpy pipeline (160 long shots of 1,000,000 + 3,000 small deals)", *lumpy_pipeline(), arguments)
+        figures += bench("lumpy pipeline (160 long shots of 1,000,000 + 3,000 small deals)", *lumpy_pipeline(),
+                         arguments)
+    emit(f"forecast methods ({arguments.trials:,} trials)", figures)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 #   tools/harness.sh host   -> only prepare the host (Odoo source, packages, virtualenv, PostgreSQL)
 #   tools/harness.sh odoo-suites -> Odoo's own crm + sale_crm suites with this module installed
 #   tools/harness.sh replica-check [options] -> tools/replica_check.py: reads on a hot standby (README "Scaling out")
+#   tools/harness.sh bench       -> every benchmark of bench/, one table (bench/run_all.py; BENCH_ARGS)
+#   tools/harness.sh load-check  -> load and faults, measured (tools/load_check.py; LOAD_ARGS)
 #
 # Everything it needs is installed on demand, so that a clean machine (CI) gets the same run.
 set -euo pipefail
@@ -366,6 +368,20 @@ prepare_host_for_tests() {
     ensure_addons_link
 }
 
+run_bench() {
+    cd "$ROOT/bench"
+    # shellcheck disable=SC2086
+    python run_all.py "--addons-path=$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$ADDONS_LINK_DIR" \
+        "--data-dir=$CACHE_DIR/filestore" ${BENCH_ARGS:-}
+}
+
+run_load_check() {
+    cd "$ROOT"
+    # shellcheck disable=SC2086
+    python tools/load_check.py "--addons-path=$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$ADDONS_LINK_DIR" \
+        "--data-dir=$CACHE_DIR/filestore-load" ${LOAD_ARGS:-}
+}
+
 run_server() {
     prepare_host clone || die "no Odoo 18.0 at $ODOO_SRC, no archive at $ODOO_ARCHIVE, and cloning failed"
     if ! psql -lqt | cut -d'|' -f1 | grep -qw "$DB_NAME"; then
@@ -396,6 +412,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
             ensure_debian_packages && ensure_venv && ensure_addons_link
             ODOO_SRC=$ODOO_SRC ADDONS_PATH="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$ADDONS_LINK_DIR" \
                 python "$ROOT/tools/replica_check.py" "$@" ;;
-        *) echo "usage: $0 run|test|host|odoo-suites|replica-check" >&2; exit 2 ;;
+        bench) prepare_host && run_bench ;;
+        load-check) prepare_host && run_load_check ;;
+        *) echo "usage: $0 run|test|host|odoo-suites|replica-check|bench|load-check" >&2; exit 2 ;;
     esac
 fi
