@@ -406,6 +406,23 @@ class CrmLead(models.Model):
         self.env["crm.lead.history"]._record_scoring()
         return result
 
+    def _pls_get_naive_bayes_probabilities(self, batch_mode=False):
+        # Odoo's scoring looks its first stage up again for every sales team with frequencies
+        # (``_pls_get_won_lost_total_count``: a query per team, each time probabilities are
+        # computed); looked up once here, the count per team reads it from the context.
+        first_stage = self.env["crm.stage"].search([("team_id", "=", False)], order="sequence, id", limit=1)
+        return super(CrmLead, self.with_context(crm_pls_first_stage_id=first_stage.id))\
+            ._pls_get_naive_bayes_probabilities(batch_mode=batch_mode)
+
+    def _pls_get_won_lost_total_count(self, team_results):
+        if "crm_pls_first_stage_id" not in self.env.context:
+            return super()._pls_get_won_lost_total_count(team_results)
+        # Odoo's own computation, with the first stage found once
+        stage_result = team_results.get("stage_id", {}).get(str(self.env.context["crm_pls_first_stage_id"]))
+        if not stage_result:
+            return 0, 0, 0
+        return stage_result["won"], stage_result["lost"], stage_result["won"] + stage_result["lost"]
+
     def _update_revenues_from_so(self, order):
         # With detail lines, "Compute values from quotation" is the way to take the order's amounts.
         return super(CrmLead, self.filtered(lambda lead: not lead.line_ids))._update_revenues_from_so(order)

@@ -198,8 +198,8 @@ class CrmLead(models.Model):
         """The opportunity history of ``leads`` (a subquery of ids) as the engine's pipeline
         history (amounts in company currency as they stood, open / won / lost), restricted to
         the rows the engine looks at (``month_snapshot``, kept up to date as rows are written:
-        see ``crm.lead.history._mark_month_snapshots``), in the order of the opportunities
-        and of their changes."""
+        see ``crm.lead.history._mark_month_snapshots``; the rows of the current transaction,
+        not marked yet, too), in the order of the opportunities and of their changes."""
         return self._forecast_copy([
             ("lead_id", "key", SQL("row.lead_id")),
             ("date", "moment", SQL("row.date")),
@@ -214,7 +214,7 @@ class CrmLead(models.Model):
             ("user", "key", SQL("row.user_id")),
             ("level", "key", SQL("row.probability_level_id")),
         ], SQL(
-            "FROM %s row WHERE row.month_snapshot AND row.lead_id IN %s",
+            "FROM %s row WHERE row.month_snapshot IS NOT FALSE AND row.lead_id IN %s",
             self.env["crm.lead.history"]._table_sql, leads,
         ), order=("lead_id", "date", "row_id"))
 

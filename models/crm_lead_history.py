@@ -23,6 +23,7 @@ LEAD_COLUMNS = {
 # ``type``: an opportunity's history starts when a lead becomes one).
 TRACKED_LEAD_FIELDS = (*LEAD_COLUMNS.values(), "active", "type")
 QUEUE_KEY = "crm_opportunity_management.history_queue"
+MARK_KEY = "crm_opportunity_management.history_marks"
 # Columns the scoring cron moves a little every day (see ``_record``'s ``drift``); the level is
 # not among them: a new level is always a row.
 DRIFTING_COLUMNS = ("probability", "automated_probability")
@@ -89,7 +90,7 @@ class CrmLeadHistory(models.Model):
         string="In Monthly Snapshots", readonly=True,
         help="The row is what the forecast reads: the opportunity stood so on the first day of a month, or the "
         "row starts its history, ends it, or is next to a change of its open / won / lost state. Kept up to "
-        "date as rows are added.",
+        "date as rows are added (empty until the change is saved).",
     )
 
     def init(self):
@@ -218,7 +219,23 @@ class CrmLeadHistory(models.Model):
             leads=SQL("TRUE") if lead_ids is None else SQL("lead.id = ANY(%s)", sorted(lead_ids)),
         ))
         if recorded := {lead_id for (lead_id,) in self.env.cr.fetchall()}:
-            self._mark_month_snapshots(recorded)
+            self._queue_marks(recorded)
+
+    @api.model
+    def _queue_marks(self, lead_ids):
+        """Mark the rows of ``lead_ids`` (``_mark_month_snapshots``) once, when the transaction
+        commits: one UPDATE for all its flushes. Until then their new rows are unmarked
+        (NULL), which the forecast reads as marked: a row too many, never one too few."""
+        marks = self.env.cr.precommit.data.get(MARK_KEY)
+        if marks is None:
+            marks = self.env.cr.precommit.data[MARK_KEY] = set()
+            self.env.cr.precommit.add(self._mark_queued)
+        marks.update(lead_ids)
+
+    @api.model
+    def _mark_queued(self):
+        if lead_ids := self.env.cr.precommit.data.pop(MARK_KEY, None):
+            self._mark_month_snapshots(lead_ids)
 
     @api.model
     def _mark_month_snapshots(self, lead_ids=None):

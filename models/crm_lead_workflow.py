@@ -261,11 +261,11 @@ class CrmLead(models.Model):
 
     def _progress_recipients(self):
         """Partners of the internal users to notify for each opportunity: its salesperson
-        and its followers (one query for all), among those who may read it — a follower
-        with "own documents only" rights gets no word of someone else's opportunity."""
+        and its followers (one query for all); a follower only when he may read it — with
+        "own documents only" rights he gets no word of someone else's opportunity."""
         self.env.cr.execute(SQL(
             """
-            SELECT lead.id, users.id, users.partner_id
+            SELECT lead.id, users.id, users.partner_id, users.id = lead.user_id
               FROM crm_lead lead
               JOIN res_users users ON users.active AND NOT users.share
                                   AND (users.id = lead.user_id OR users.partner_id IN (
@@ -277,13 +277,14 @@ class CrmLead(models.Model):
         ))
         candidates = self.env.cr.fetchall()
         leads = self.with_context(active_test=False)
+        # the salesperson reads his own opportunities; the rights of the other followers are checked
         readable = {
             user_id: set(leads.with_user(user_id)._filtered_access("read").ids)
-            for user_id in {user_id for _lead_id, user_id, _partner_id in candidates}
+            for user_id in {user_id for _lead_id, user_id, _partner_id, own in candidates if not own}
         }
         partners = {}
-        for lead_id, user_id, partner_id in candidates:
-            if lead_id in readable[user_id]:
+        for lead_id, user_id, partner_id, own in candidates:
+            if own or lead_id in readable[user_id]:
                 partners.setdefault(lead_id, set()).add(partner_id)
         return {lead.id: self.env["res.partner"].browse(sorted(partners.get(lead.id, ()))) for lead in self}
 

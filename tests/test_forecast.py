@@ -259,6 +259,7 @@ class TestForecastFromHistory(FlowCase):
         rng = random.Random(14)
         days = [date(2026, 1, 5) + timedelta(days=3 * step) for step in range(100)]
         leads = self.replay_random_world(rng, days, probabilities=(10, 30, 60, 90))
+        self.env.cr.precommit.run()  # as the transaction commits: the rows are marked
         Lead = self.env["crm.lead"].with_context(tz="UTC")
         domain = [("team_id", "=", self.team.id)]
         options = {"method": "analytic", "backtest": 6}

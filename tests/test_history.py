@@ -215,6 +215,7 @@ class TestMonthSnapshots(FlowCase):
 
     def expected_flags(self, lead):
         self.env.flush_all()
+        self.env.cr.precommit.run()  # the marks are set once, when the transaction commits
         self.env.cr.execute(
             "SELECT id, date, state, month_snapshot FROM crm_lead_history WHERE lead_id = %s ORDER BY date, id",
             [lead.id],
@@ -250,6 +251,15 @@ class TestMonthSnapshots(FlowCase):
         stored, _expected = self.expected_flags(lead)
         self.assertEqual(len(stored), 1 + len(steps))
         self.assertIn(False, stored, "rows replaced within their month are left out")
+
+    def test_rows_of_the_transaction_are_read_before_they_are_marked(self):
+        lead = self.create_on(date(2026, 1, 10), expected_revenue=1000)
+        self.write_on(date(2026, 1, 12), lead, {"expected_revenue": 1100})
+        self.env.cr.execute("SELECT month_snapshot FROM crm_lead_history WHERE lead_id = %s", [lead.id])
+        self.assertEqual({flag for (flag,) in self.env.cr.fetchall()}, {None}, "marked at commit")
+        leads = self.env["crm.lead"]._search([("id", "=", lead.id)]).subselect()
+        pipeline = self.env["crm.lead"]._forecast_pipeline_history(leads)
+        self.assertEqual(list(pipeline["amount"]), [1000, 1100], "read all the same")
 
     def test_rows_without_marks_are_marked_at_update(self):
         """Rows written before the column existed: the module's update marks them all."""
