@@ -31,10 +31,12 @@ def _number_existing_leads(leads):
 
 
 def uninstall_hook(env):
-    """Take the ``opportunity_map`` view type out of every window action (its view mode
+    """Remove the generated demo company (its records have no xml id), and take the
+    ``opportunity_map`` view type out of every window action (its view mode
     list and its ``ir.actions.act_window.view`` rows): the web client refuses to open an
     action naming a view type it does not know, and Odoo's own actions (the CRM
     pipeline) carry it too."""
+    env["crm.lead"]._remove_demo_company()
     env["ir.actions.act_window.view"].search([("view_mode", "=", "opportunity_map")]).unlink()
     env["ir.actions.act_window"]._remove_opportunity_map_view_mode()
     # indexes the module created on tables that stay (Odoo drops only its fields' columns)

@@ -287,6 +287,35 @@ class CrmLead(models.Model):
             time.process_time() - cpu,
         )
 
+    @api.model
+    def _remove_demo_company(self):
+        """At uninstall, what ``_generate_demo_company`` made without an xml id — the demo
+        salespeople's opportunities, orders, invoices and their payments — so that Odoo can
+        then remove the demo data they use (stages, products, categories, the salespeople)."""
+        data = self.env["ir.model.data"].sudo().search(
+            [("module", "=", "crm_opportunity_management"), ("model", "in", ("res.users", "product.product"))]
+        )
+        salespeople = self.env["res.users"].browse(data.filtered(lambda row: row.model == "res.users").mapped("res_id"))
+        products = self.env["product.product"].browse(
+            data.filtered(lambda row: row.model == "product.product").mapped("res_id")
+        )
+        salespeople, products = salespeople.exists(), products.exists()
+        if not salespeople:
+            return
+        # the credit notes are the system's (no salesperson): found by the demo products
+        moves = self.env["account.move"].search(
+            ["|", ("invoice_user_id", "in", salespeople.ids), ("line_ids.product_id", "in", products.ids)]
+        )
+        payments = self.env["account.payment"].search([("partner_id", "in", moves.commercial_partner_id.ids)])
+        payments.filtered(lambda payment: payment.state != "draft").action_draft()
+        payments.unlink()
+        moves.filtered(lambda move: move.state != "draft").button_draft()
+        moves.with_context(force_delete=True).unlink()
+        orders = self.env["sale.order"].search([("user_id", "in", salespeople.ids)])
+        orders.filtered(lambda order: order.state != "cancel")._action_cancel()
+        orders.unlink()
+        self.with_context(active_test=False).search([("user_id", "in", salespeople.ids)]).unlink()
+
 
 class _DemoCompany:
     def __init__(self, env, rng, now):
