@@ -125,12 +125,18 @@ class CrmLeadHistory(models.Model):
         the database before any field of theirs is dirty)."""
         if not self._recording():
             return
-        queue = self.env.cr.precommit.data.get(QUEUE_KEY)
-        if queue is None:
-            queue = self.env.cr.precommit.data[QUEUE_KEY] = set()
-            # whatever no flush of opportunities took before the commit
-            self.env.cr.precommit.add(self._record_queued)
-        queue.update(lead_ids)
+        # whatever no flush of opportunities took before the commit
+        self._precommit_set(QUEUE_KEY, self._record_queued).update(lead_ids)
+
+    @api.model
+    def _precommit_set(self, key, callback):
+        """The set of ids kept under ``key`` until the transaction commits, where
+        ``callback`` takes it (registered with the set's first id)."""
+        ids = self.env.cr.precommit.data.get(key)
+        if ids is None:
+            ids = self.env.cr.precommit.data[key] = set()
+            self.env.cr.precommit.add(callback)
+        return ids
 
     @api.model
     def _changed_lead_ids(self):
@@ -226,11 +232,7 @@ class CrmLeadHistory(models.Model):
         """Mark the rows of ``lead_ids`` (``_mark_month_snapshots``) once, when the transaction
         commits: one UPDATE for all its flushes. Until then their new rows are unmarked
         (NULL), which the forecast reads as marked: a row too many, never one too few."""
-        marks = self.env.cr.precommit.data.get(MARK_KEY)
-        if marks is None:
-            marks = self.env.cr.precommit.data[MARK_KEY] = set()
-            self.env.cr.precommit.add(self._mark_queued)
-        marks.update(lead_ids)
+        self._precommit_set(MARK_KEY, self._mark_queued).update(lead_ids)
 
     @api.model
     def _mark_queued(self):
