@@ -1,4 +1,4 @@
-from odoo import Command, fields
+from odoo import Command, fields, http
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 
@@ -103,7 +103,23 @@ class OpportunityCase(TransactionCase):
         return fields.Date.to_date(value)
 
 
-class XmlRpcCase(HttpCase):
+class BrowserCase(HttpCase):
+    """An ``HttpCase`` whose server knows its static paths before a browser asks.
+
+    Odoo computes them lazily, at the first static request, by parsing every manifest; a
+    browser's first page sends several such requests at once, and on Python 3.11 parsing
+    in two threads at once can fail with "SystemError: AST constructor recursion depth
+    mismatch" (CPython gh-106905): the request answers an HTML error page to a script
+    waiting for JSON, and the tour fails. Computed here, in the test's thread, before any
+    request."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        http.root.statics  # noqa: B018 - computing the lazy property is the point
+
+
+class XmlRpcCase(BrowserCase):
     """Real XML-RPC calls over HTTP, as ``rpc_user`` (login ``rpc_login``, groups
     ``rpc_groups``, created here): ``self.call(model, method, *args, **kwargs)`` is ``execute_kw``;
     ``opportunity_type``: the default type, without workflow (``create_free_type``)."""

@@ -1,9 +1,11 @@
 from odoo import Command
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
+
+from .common import BrowserCase
 
 
 @tagged("post_install", "-at_install")
-class TestStagesBoardTour(HttpCase):
+class TestStagesBoardTour(BrowserCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -1,9 +1,11 @@
 from odoo import fields
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
+
+from .common import BrowserCase
 
 
 @tagged("post_install", "-at_install")
-class TestInvoicingBoardTour(HttpCase):
+class TestInvoicingBoardTour(BrowserCase):
     """The invoicing board screen: an opportunity expected to be invoiced today and a
     sales order confirmed today, both in the current quarter the board opens on."""
 

@@ -1,8 +1,10 @@
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import new_test_user, tagged
+
+from .common import BrowserCase
 
 
 @tagged("post_install", "-at_install")
-class TestOpportunityMapTour(HttpCase):
+class TestOpportunityMapTour(BrowserCase):
     """The map view in a browser: markers per contact, the search bar, the radius search,
     the popup and its links (static/tests/tours/opportunity_map_tour.js)."""
 

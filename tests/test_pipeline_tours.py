@@ -1,11 +1,13 @@
 from datetime import timedelta
 
 from odoo import fields
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
+
+from .common import BrowserCase
 
 
 @tagged("post_install", "-at_install")
-class TestPipelineTours(HttpCase):
+class TestPipelineTours(BrowserCase):
     """The pipeline flow and trend screens, on opportunities of their own:
     - flow: "Tour flow open" and "Tour flow lost", created now and expected to close today
       (so in the current quarter the flow opens on), the second lost since;
