@@ -116,7 +116,7 @@ class BrowserCase(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        http.root.statics  # noqa: B018 - computing the lazy property is the point
+        cls.static_paths = http.root.statics  # computed once, here
 
 
 class XmlRpcCase(BrowserCase):
