@@ -17,24 +17,26 @@ FORECAST_OPTIONS = {
 FORECAST_OUTCOMES = {"won": True, "lost": False, "open": None}
 
 
-# an empty date in the binary copy (``_forecast_copy``): the smallest 32-bit integer
-NO_DAY = -(2**31)
 # PostgreSQL's binary copy: signature, flags, length of the header extension (then the extension)
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+# its dates and timestamps count days and microseconds from here; "-infinity" (an empty
+# value in ``_forecast_copy``) is the smallest integer of their width
+POSTGRES_EPOCH = numpy.datetime64("2000-01-01")
+BINARY_TYPES = {"number": ">f8", "moment": ">i8"}  # the others: 32-bit integers (ids, dates, state codes)
 
 
 def _binary_rows(data, kinds):
     """The rows of a binary ``COPY`` whose columns are all of a fixed width (never NULL):
-    ``float8`` for ``kinds`` ``"number"`` and ``"moment"``, ``int4`` for the others, as a numpy array with fields
-    ``c0``, ``c1``, … (each row: a 16-bit count of columns, then for each a 32-bit length
-    and the value, big-endian)."""
+    ``float8`` for ``kinds`` ``"number"``, ``timestamp`` (64 bits) for ``"moment"``, 32 bits for
+    the others (``int4``, ``date``), as a numpy array with fields ``c0``, ``c1``, … (each row: a
+    16-bit count of columns, then for each a 32-bit length and the value, big-endian)."""
     if bytes(data[: len(COPY_SIGNATURE)]) != COPY_SIGNATURE:
         raise ValueError("not a binary COPY")
     extension = int.from_bytes(data[len(COPY_SIGNATURE) + 4 : len(COPY_SIGNATURE) + 8], "big")
     start = len(COPY_SIGNATURE) + 8 + extension
     fields = [("count", ">i2")]
     for number, kind in enumerate(kinds):
-        fields += [(f"length{number}", ">i4"), (f"c{number}", ">f8" if kind in ("number", "moment") else ">i4")]
+        fields += [(f"length{number}", ">i4"), (f"c{number}", BINARY_TYPES.get(kind, ">i4"))]
     layout = numpy.dtype(fields)
     count = (len(data) - start - 2) // layout.itemsize  # the copy ends with a count of -1
     rows = numpy.frombuffer(data, dtype=layout, count=count, offset=start)
@@ -151,24 +153,36 @@ class CrmLead(models.Model):
 
         Empty values are ``None`` (``False`` stays only in ``won``, where it means lost).
         """
-        leads = self.with_context(active_test=False)._search(domain).subselect()
-        state = self._closing_state_sql("lead")
+        query = self.with_context(active_test=False)._search(domain)
+        leads = query.subselect()
+        # the search's own FROM and WHERE (a join with its subquery costs as much as the read);
+        # a search known to be empty has neither
+        lead = query.table
+        source = (
+            SQL("FROM %s WHERE FALSE", SQL.identifier(lead)) if query.is_empty()
+            else SQL("FROM %s WHERE %s", query.from_clause, query.where_clause or SQL("TRUE"))
+        )
+        state = self._closing_state_sql(lead)
         is_open = SQL("%s = 'open'", state)
+
+        def column(name):
+            return SQL.identifier(lead, name)
+
         frame = self._forecast_copy([
-            ("id", "key", SQL("lead.id")),
-            ("amount", "number", SQL("COALESCE(lead.expected_revenue, 0)")),
+            ("id", "key", column("id")),
+            ("amount", "number", SQL("COALESCE(%s, 0)", column("expected_revenue"))),
             ("probability", "number",
-             SQL("CASE WHEN %s THEN lead.probability ELSE lead.automated_probability END", is_open)),
+             SQL("CASE WHEN %s THEN %s ELSE %s END", is_open, column("probability"), column("automated_probability"))),
             ("won", "state", state),
-            ("date_expected", "day", SQL("lead.date_deadline")),
-            ("date_created", "day", SQL("lead.create_date::date")),
-            ("date_closed", "day", SQL("CASE WHEN NOT %s THEN lead.date_closed::date END", is_open)),
-            ("level", "key", SQL("CASE WHEN %s THEN lead.probability_level_id END", is_open)),
-            ("stage", "key", SQL("lead.stage_id")),
-            ("type", "key", SQL("lead.opportunity_type_id")),
-            ("user", "key", SQL("lead.user_id")),
-            ("team", "key", SQL("lead.team_id")),
-        ], SQL("FROM crm_lead lead WHERE lead.id IN %s ORDER BY lead.id", leads))
+            ("date_expected", "day", column("date_deadline")),
+            ("date_created", "day", column("create_date")),
+            ("date_closed", "day", SQL("CASE WHEN NOT %s THEN %s END", is_open, column("date_closed"))),
+            ("level", "key", SQL("CASE WHEN %s THEN %s END", is_open, column("probability_level_id"))),
+            ("stage", "key", column("stage_id")),
+            ("type", "key", column("opportunity_type_id")),
+            ("user", "key", column("user_id")),
+            ("team", "key", column("team_id")),
+        ], source, order=("id",))
         return {
             "opportunities": frame,
             "history": self._forecast_stage_history(leads),
@@ -199,11 +213,12 @@ class CrmLead(models.Model):
         history (amounts in company currency as they stood, open / won / lost), restricted to
         the rows the engine looks at (``month_snapshot``, kept up to date as rows are written:
         see ``crm.lead.history._mark_month_snapshots``; the rows of the current transaction,
-        not marked yet, too), in the order of the opportunities and of their changes."""
+        not marked yet, too), in the order of the opportunities and of their changes: the
+        order of the index that holds these rows and columns (``crm.lead.history.init``),
+        which PostgreSQL reads alone, merged with the opportunities."""
         return self._forecast_copy([
             ("lead_id", "key", SQL("row.lead_id")),
             ("date", "moment", SQL("row.date")),
-            ("row_id", "key", SQL("row.id")),
             ("amount", "number", SQL("COALESCE(row.amount_company, 0)")),
             ("probability", "number", SQL("COALESCE(row.probability, 0)")),
             ("automated_probability", "number", SQL("row.automated_probability")),
@@ -214,9 +229,10 @@ class CrmLead(models.Model):
             ("user", "key", SQL("row.user_id")),
             ("level", "key", SQL("row.probability_level_id")),
         ], SQL(
-            "FROM %s row WHERE row.month_snapshot IS NOT FALSE AND row.lead_id IN %s",
+            "FROM %s row WHERE row.month_snapshot IS NOT FALSE AND row.lead_id IN %s "
+            "ORDER BY row.lead_id, row.date, row.id",
             self.env["crm.lead.history"]._table_sql, leads,
-        ), order=("lead_id", "date", "row_id"))
+        ))
 
     @api.model
     def _forecast_copy(self, columns, source, order=()):
@@ -232,8 +248,8 @@ class CrmLead(models.Model):
             ``"state"`` (open / won / lost: the engine's outcome, ``None`` / ``True`` /
             ``False``)
         :param source: the ``FROM …`` part of the query
-        :param order: names of columns to sort the rows by (here: a sort in the database
-            spills to disk on a large history)
+        :param order: names of columns to sort the rows by, here (where no index gives the
+            order, a sort in the database spills to disk on a large table)
         """
         self.env.flush_all()  # COPY reads the tables as they are in the database
         outcomes = list(FORECAST_OUTCOMES.items())
@@ -242,11 +258,11 @@ class CrmLead(models.Model):
             if kind == "key":
                 selected.append(SQL("COALESCE((%s)::int4, 0)", expression))  # ids start at 1
             elif kind == "day":
-                selected.append(SQL("COALESCE((%s) - DATE '1970-01-01', %s)::int4", expression, NO_DAY))
+                selected.append(SQL("COALESCE((%s)::date, '-infinity')", expression))
             elif kind == "number":
                 selected.append(SQL("COALESCE((%s)::float8, 'NaN')", expression))
-            elif kind == "moment":  # seconds (``date_part`` is a float8; ``EXTRACT`` a slower numeric)
-                selected.append(SQL("COALESCE(date_part('epoch', %s), 'NaN')", expression))
+            elif kind == "moment":
+                selected.append(SQL("COALESCE((%s)::timestamp, '-infinity')", expression))
             else:
                 selected.append(SQL("(CASE %s %s ELSE -1 END)::int4", expression, SQL(" ").join(
                     SQL("WHEN %s THEN %s", state, code) for code, (state, _outcome) in enumerate(outcomes)
@@ -271,15 +287,11 @@ class CrmLead(models.Model):
             values = rows[f"c{number}"]
             if kind == "number":
                 result[name] = values.astype(numpy.float64)
-            elif kind == "day":
-                days = values.astype("datetime64[D]")
-                days[values == NO_DAY] = numpy.datetime64("NaT")
-                result[name] = days.astype("datetime64[ns]")
-            elif kind == "moment":
-                moments = numpy.rint(numpy.nan_to_num(values.astype(numpy.float64)) * 1e6).astype(numpy.int64)
-                moments = moments.view("datetime64[us]")
-                moments[numpy.isnan(values)] = numpy.datetime64("NaT")
-                result[name] = moments.astype("datetime64[ns]")
+            elif kind in ("day", "moment"):
+                unit = "D" if kind == "day" else "us"
+                dates = POSTGRES_EPOCH + values.astype(numpy.int64).astype(f"timedelta64[{unit}]")
+                dates[values == numpy.iinfo(values.dtype).min] = numpy.datetime64("NaT")
+                result[name] = dates.astype("datetime64[ns]")
             elif kind == "state":
                 known = numpy.full(len(values), None, dtype=object)
                 for code, (_state, outcome) in enumerate(outcomes):

@@ -101,3 +101,14 @@ def test_scores_against_values_worked_by_hand():
     scores = quantile_scores([0.0, 0.0], [10.0, 10.0], [20.0, 20.0], [5.0, 25.0])
     assert (scores["coverage"], scores["mae"]) == (0.5, 10.0)
     assert "coverage" not in point_scores([10.0], [5.0])
+
+
+def test_rows_in_any_order_give_the_same_history(world):
+    """Odoo gives the rows sorted by lead then date (the order ``prepare_pipeline`` would
+    sort them into, which it then keeps); rows in the order of their dates across leads give
+    the same frame (rows of a lead on one day keep their given order)."""
+    deals, index = world
+    rows = history_rows(deals)
+    by_date = sorted(rows, key=lambda row: row["date"])  # stable: a day's rows keep their order
+    assert [row["lead_id"] for row in by_date] != [row["lead_id"] for row in rows]
+    pd.testing.assert_frame_equal(prepare_pipeline(by_date), index.frame)
