@@ -274,7 +274,10 @@ odoo_suites() {  # Odoo's own crm and sale_crm suites, with this module installe
     local logfile=$CACHE_DIR/odoo-suites.log
     : > "$logfile"
     log "running Odoo's own crm and sale_crm suites with $MODULE installed"
+    # the server computes its static paths at start: tools/test_addons/crm_om_test_statics says why
     odoo_bin -d "$TEST_DB" -u crm,sale_crm --test-enable --test-tags /crm,/sale_crm \
+        --addons-path="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$ADDONS_LINK_DIR,$ROOT/tools/test_addons" \
+        --load=base,web,crm_om_test_statics \
         --stop-after-init --log-level=test --logfile="$logfile" --http-port="$HTTP_PORT" || true
     local line
     line=$(grep -E "[0-9]+ failed, [0-9]+ error\(s\) of [0-9]+ tests" "$logfile" | tail -1)
