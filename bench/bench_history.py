@@ -49,16 +49,17 @@ def fill(env):
                                       amount_company, rate, date_deadline, user_id, team_id, opportunity_type_id, state)
         SELECT lead.id, lead.company_id, lead.create_date + step * INTERVAL '3 days', lead.user_id, FALSE,
                lead.stage_id,
-               CASE WHEN step = %s - 1 AND lead.id %% 3 = 0 THEN 100  -- as Odoo writes on closing
-                    WHEN step = %s - 1 AND lead.id %% 3 = 1 THEN 0 ELSE (lead.id + step) %% 7 * 15 END,
+               -- as Odoo writes on closing
+               CASE row.state WHEN 'won' THEN 100 WHEN 'lost' THEN 0 ELSE (lead.id + step) %% 7 * 15 END,
                NULL, lead.probability_level_id,
                1000 + (lead.id * step) %% 9000, lead.currency_id, 1000 + (lead.id * step) %% 9000, 1,
                lead.date_deadline + (step - 5) * 7, lead.user_id, lead.team_id, lead.opportunity_type_id,
-               CASE WHEN step = %s - 1 AND lead.id %% 3 = 0 THEN 'won'
-                    WHEN step = %s - 1 AND lead.id %% 3 = 1 THEN 'lost' ELSE 'open' END
-          FROM crm_lead lead, generate_series(0, %s - 1) step
+               row.state
+          FROM crm_lead lead, generate_series(0, %s - 1) step,
+               LATERAL (SELECT CASE WHEN step < %s - 1 THEN 'open' WHEN lead.id %% 3 = 0 THEN 'won'
+                                    WHEN lead.id %% 3 = 1 THEN 'lost' ELSE 'open' END AS state) row
          WHERE lead.name LIKE 'HBENCH %%'
-    """, [CHANGES, CHANGES, CHANGES, CHANGES, CHANGES])
+    """, [CHANGES, CHANGES])
     # each opportunity as its last row says (won, lost or open, with every value the history
     # keeps), as Odoo would have left it: else the first write after the fill (the scoring cron)
     # records them all again as they are, open, and nothing is ever won in the history

@@ -160,7 +160,8 @@ class CrmLead(models.Model):
         lead = query.table
         source = (
             SQL("FROM %s WHERE FALSE", SQL.identifier(lead)) if query.is_empty()
-            else SQL("FROM %s WHERE %s", query.from_clause, query.where_clause or SQL("TRUE"))
+            else SQL("FROM %s WHERE %s ORDER BY %s", query.from_clause, query.where_clause or SQL("TRUE"),
+                     SQL.identifier(lead, "id"))
         )
         state = self._closing_state_sql(lead)
         is_open = SQL("%s = 'open'", state)
@@ -182,7 +183,7 @@ class CrmLead(models.Model):
             ("type", "key", column("opportunity_type_id")),
             ("user", "key", column("user_id")),
             ("team", "key", column("team_id")),
-        ], source, order=("id",))
+        ], source)
         return {
             "opportunities": frame,
             "history": self._forecast_stage_history(leads),
@@ -235,7 +236,7 @@ class CrmLead(models.Model):
         ))
 
     @api.model
-    def _forecast_copy(self, columns, source, order=()):
+    def _forecast_copy(self, columns, source):
         """``{name: array}`` of the rows ``SELECT <columns> <source>``, copied out of
         PostgreSQL in its binary format, every value of a fixed width, so that numpy reads
         the copy as it is (no text to write in the database, none to parse here): the fast
@@ -247,9 +248,7 @@ class CrmLead(models.Model):
             ``"moment"`` (a date and time, the same),
             ``"state"`` (open / won / lost: the engine's outcome, ``None`` / ``True`` /
             ``False``)
-        :param source: the ``FROM …`` part of the query
-        :param order: names of columns to sort the rows by, here (where no index gives the
-            order, a sort in the database spills to disk on a large table)
+        :param source: the ``FROM …`` part of the query, with its ``ORDER BY``
         """
         self.env.flush_all()  # COPY reads the tables as they are in the database
         outcomes = list(FORECAST_OUTCOMES.items())
@@ -279,9 +278,6 @@ class CrmLead(models.Model):
             psycopg2.extensions.set_wait_callback(callback)
         kinds = [kind for _name, kind, _expression in columns]
         rows = _binary_rows(buffer.getbuffer(), kinds)
-        if order:
-            names = [name for name, _kind, _expression in columns]
-            rows = rows[numpy.lexsort([rows[f"c{names.index(name)}"] for name in reversed(order)])]
         result = {}
         for number, (name, kind, _expression) in enumerate(columns):
             values = rows[f"c{number}"]
