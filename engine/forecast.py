@@ -377,19 +377,21 @@ def _stated_while_open(frame: pd.DataFrame, index: PipelineIndex) -> pd.DataFram
     """``frame`` with each closed opportunity's probability and level those of its last
     open row in the pipeline history (Odoo writes 100 % / 0 % on closing)."""
     closed = frame["status"].to_numpy() != OPEN
-    history = index.frame
-    open_rows = history[history["status"].to_numpy() == OPEN]
-    if not closed.any() or open_rows.empty:
+    if not closed.any() or not index.lead_count:
         return frame
-    last = open_rows.groupby("lead_id", sort=False).tail(1).set_index("lead_id")
-    ids = frame["id"].to_numpy()[closed]
-    known = pd.Index(last.index).get_indexer(ids)
-    found = known >= 0
+    history = index.frame
+    open_rows = np.where(history["status"].to_numpy() == OPEN, np.arange(len(history)), -1)
+    last_open = np.maximum.reduceat(open_rows, index.starts)  # per lead, -1 when never open
+    lead = pd.Index(history["lead_id"].to_numpy()[index.starts]).get_indexer(frame["id"].to_numpy()[closed])
+    row = np.where(lead >= 0, last_open[lead], -1)
+    found = row >= 0
+    if not found.any():
+        return frame
     frame = frame.copy()
     rows = np.flatnonzero(closed)[found]
-    frame.loc[rows, "probability"] = last["probability"].to_numpy()[known[found]]
+    frame.loc[rows, "probability"] = history["probability"].to_numpy()[row[found]]
     frame["level"] = frame["level"].astype(object)
-    frame.loc[rows, "level"] = last["level"].to_numpy()[known[found]]
+    frame.loc[rows, "level"] = history["level"].to_numpy()[row[found]]
     return frame
 
 

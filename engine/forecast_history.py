@@ -13,7 +13,8 @@ column                     meaning                                              
 ``probability``            stated probability, ``0..100``                          yes
 ``automated_probability``  Odoo's predictive probability, ``0..100`` (or empty)    no
 ``date_expected``          expected closing date (or empty)                        no
-``won``                    ``True`` won, ``False`` lost, ``None`` open             yes
+``won``                    ``True`` won, ``False`` lost, ``None`` open (or 1, 0,   yes
+                           NaN)
 ``type``, ``team``,        group keys                                              no
 ``user``, ``level``
 =========================  ======================================================  ========
@@ -101,15 +102,18 @@ def _sorted_by_lead_then_day(leads: np.ndarray, days: np.ndarray) -> bool:
 
 
 def _keep_open_probability(frame: pd.DataFrame) -> None:
-    """A closed row's probability becomes the last one its opportunity had while open."""
-    closed = frame["status"].to_numpy() != OPEN
+    """A closed row's probability becomes the last one its opportunity had while open (the
+    rows are sorted by lead)."""
+    status = frame["status"].to_numpy()
+    closed = status != OPEN
     if not closed.any():
         return
-    probability = frame["probability"].where(~closed)
-    first_rows = ~frame["lead_id"].duplicated().to_numpy()
-    # a lead closed from its first row has no open value: it keeps its own
-    probability[first_rows & closed] = frame["probability"][first_rows & closed]
-    frame["probability"] = probability.groupby(frame["lead_id"], sort=False).ffill().to_numpy()
+    leads = frame["lead_id"].to_numpy()
+    first_rows = np.r_[True, leads[1:] != leads[:-1]]
+    # each row takes the value of the last row of its lead that is open or the lead's first
+    # (a lead closed from its first row has no open value: it keeps its own)
+    source = np.maximum.accumulate(np.where(~closed | first_rows, np.arange(len(status)), 0))
+    frame["probability"] = frame["probability"].to_numpy()[source]
 
 
 def history_from_opportunities(opportunities: pd.DataFrame) -> pd.DataFrame:

@@ -50,7 +50,10 @@ def win_rates(opportunities: pd.DataFrame, by: str) -> list[dict]:
 
 def _groups(keys: np.ndarray) -> tuple[np.ndarray, pd.Index]:
     """Group number of each key (empty keys form one group) and the distinct keys."""
-    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
+    keys = np.asarray(keys)
+    # numbers are grouped as they are, much faster; other keys as objects, where None and NaN are one
+    codes, uniques = pd.factorize(keys if keys.dtype.kind in "biuf" else pd.Series(keys, dtype=object),
+                                  use_na_sentinel=False)
     return codes, pd.Index(uniques)
 
 

@@ -99,11 +99,13 @@ class CrmLeadHistory(models.Model):
             "CREATE INDEX IF NOT EXISTS crm_lead_history_last_index ON crm_lead_history (lead_id, date DESC, id DESC)"
         ))
         # the forecast's read (``crm.lead._forecast_pipeline_history``): its rows and columns in
-        # its order, a tenth of the table's size, which PostgreSQL reads without the table
+        # its order, a tenth of the table's size, which PostgreSQL reads without the table (the
+        # index of earlier versions held a column the read no longer takes)
+        self.env.cr.execute(SQL("DROP INDEX IF EXISTS crm_lead_history_forecast_index"))
         self.env.cr.execute(SQL(
-            """CREATE INDEX IF NOT EXISTS crm_lead_history_forecast_index ON crm_lead_history (lead_id, date, id)
+            """CREATE INDEX IF NOT EXISTS crm_lead_history_forecast_read_index ON crm_lead_history (lead_id, date, id)
                INCLUDE (amount_company, probability, automated_probability, date_deadline, state,
-                        opportunity_type_id, team_id, user_id, probability_level_id)
+                        opportunity_type_id, team_id, probability_level_id)
                WHERE month_snapshot IS NOT FALSE"""
         ))
         # rows written before the column existed (an update of the module), in one pass

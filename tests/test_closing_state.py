@@ -58,7 +58,8 @@ class TestClosingState(AccountTestInvoicingCommon):
                 "field": lead.closing_state,
                 "search": next(state for state, found_leads in found.items() if lead in found_leads),
                 "sql": sql[lead.id],
-                "forecast": {True: "won", False: "lost", None: "open"}[outcomes[lead.id]],
+                # the engine's outcome as a number: 1 won, 0 lost, NaN open
+                "forecast": {1: "won", 0: "lost"}.get(outcomes[lead.id], "open"),
                 # the analysis shows the pipeline: open and won opportunities, not the lost ones
                 "invoicing analysis": analysis.get(lead.id, "lost"),
             }
