@@ -153,7 +153,9 @@ def _status(column: pd.Series) -> np.ndarray:
         status = column.map({True: WON, False: LOST}).fillna(OPEN).to_numpy(dtype=np.int8)
         invalid = (status == OPEN) & column.notna().to_numpy()
     if invalid.any():
-        raise ValueError(f"won: expected True, False or None, got {values[np.flatnonzero(invalid)[0]]!r}")
+        value = values[np.flatnonzero(invalid)[0]]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise ValueError(f"won: expected True, False or None, got {value!r}")
     return status
 
 

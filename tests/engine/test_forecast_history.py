@@ -112,3 +112,17 @@ def test_rows_in_any_order_give_the_same_history(world):
     by_date = sorted(rows, key=lambda row: row["date"])  # stable: a day's rows keep their order
     assert [row["lead_id"] for row in by_date] != [row["lead_id"] for row in rows]
     pd.testing.assert_frame_equal(prepare_pipeline(by_date), index.frame)
+
+
+def test_outcomes_as_numbers_give_the_same_history(world):
+    """Odoo gives the outcome as a number (1 won, 0 lost, NaN open), which reads faster than
+    ``True`` / ``False`` / ``None``: the same history; any other number is refused."""
+    deals, index = world
+    rows = pd.DataFrame(history_rows(deals))
+    numbers = rows.assign(won=rows["won"].map({True: 1.0, False: 0.0}).astype(np.float64))
+    assert numbers["won"].isna().any() and numbers["won"].dtype == np.float64
+    pd.testing.assert_frame_equal(prepare_pipeline(numbers), index.frame)
+    with pytest.raises(ValueError, match=r"won: expected True, False or None, got 2\.0"):
+        prepare_pipeline(numbers.assign(won=numbers["won"].fillna(2.0)))
+    booleans = prepare_opportunities({"amount": [1.0, 2.0], "probability": [10.0, 20.0], "won": [True, False]})
+    assert list(booleans["status"]) == [WON, LOST]
