@@ -8,7 +8,6 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from ..engine.forecast import forecast
-from ..models.crm_lead_forecast import FORECAST_OUTCOMES
 from .common import OpportunityCase
 from .test_pipeline_flow import FlowCase
 
@@ -30,7 +29,8 @@ def orm_pipeline(env, leads):
             "probability": row.probability,
             "automated_probability": None if row.id in unknown else row.automated_probability,
             "date_expected": row.date_deadline or None,
-            "won": FORECAST_OUTCOMES[row.state],
+            # the engine's plain form (the forecast reads numbers: 1, 0, NaN)
+            "won": {"won": True, "lost": False, "open": None}[row.state],
             "type": row.opportunity_type_id.id or None,
             "team": row.team_id.id or None,
             "user": row.user_id.id or None,
