@@ -61,7 +61,7 @@ from scipy import optimize
 
 from .forecast_data import OPEN, WON
 from .forecast_history import PipelineIndex
-from .forecast_stats import IDENTITY, Calibrator, _groups, _percent, brier_score, plain
+from .forecast_stats import IDENTITY, Calibrator, _percent, brier_score, group_keys, plain
 
 PRIOR_WEIGHT = 2.0  # pseudo-opportunities at the stated value in the isotonic curve
 MIN_CLOSED = 200  # distinct closed opportunities below which no calibration is fitted
@@ -323,7 +323,7 @@ def calibration_levels(pairs: CalibrationPairs, calibrator: Calibrator = IDENTIT
     if not len(pairs):
         return []
     levels = pairs.level
-    codes, uniques = _groups(levels if pd.notna(levels).any() else pairs.probability)
+    codes, uniques = group_keys(levels if pd.notna(levels).any() else pairs.probability)
     sizes = np.bincount(codes, minlength=len(uniques))
     wins = np.bincount(codes, weights=pairs.won, minlength=len(uniques))
     stated = np.bincount(codes, weights=pairs.probability, minlength=len(uniques)) / sizes

@@ -67,13 +67,14 @@ _NO_BOOL_NOR_STRING = frozenset(
 
 
 def as_frame(table: Table | None, columns: Iterable[str]) -> pd.DataFrame:
-    """``table`` (DataFrame, dict of columns or iterable of row dicts) as a DataFrame, not copied."""
+    """``table`` (DataFrame, dict of columns or iterable of row dicts) as a DataFrame, not copied
+    (it is only read)."""
     if table is None:
         return pd.DataFrame(columns=list(columns))
     if isinstance(table, pd.DataFrame):
         return table
     if isinstance(table, Mapping):
-        return pd.DataFrame(table) if table else pd.DataFrame(columns=list(columns))
+        return pd.DataFrame(table, copy=False) if table else pd.DataFrame(columns=list(columns))
     rows = list(table)
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(columns))
 
@@ -135,6 +136,11 @@ def _keys(column: pd.Series, name: str) -> np.ndarray:
     return column.to_numpy()
 
 
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """``frame[name]``, or a column of empty values (``None``) when it has none."""
+    return frame[name] if name in frame else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
 def _first_key(frame: pd.DataFrame, mask: np.ndarray) -> object:
     position = int(np.flatnonzero(mask)[0])
     key = frame["id"].iloc[position] if "id" in frame else position
@@ -170,7 +176,6 @@ def prepare_opportunities(table: Table | None) -> pd.DataFrame:
     for column in ("amount", "probability"):
         if count and column not in frame:
             raise ValueError(f"opportunities: missing column {column!r}")
-    empty = pd.Series([None] * count, index=frame.index, dtype=object)
     amount = np.nan_to_num(_numbers(frame["amount"], "amount")) if count else np.zeros(0)
     negative = amount < 0
     if negative.any():
@@ -188,10 +193,10 @@ def prepare_opportunities(table: Table | None) -> pd.DataFrame:
             "id": ids,
             "amount": amount,
             "probability": probability,
-            "expected": to_days(frame.get("date_expected", empty), "date_expected"),
-            "created": to_days(frame.get("date_created", empty), "date_created"),
-            "closed": to_days(frame.get("date_closed", empty), "date_closed"),
-            "status": _status(frame.get("won", empty)),
+            "expected": to_days(_column(frame, "date_expected"), "date_expected"),
+            "created": to_days(_column(frame, "date_created"), "date_created"),
+            "closed": to_days(_column(frame, "date_closed"), "date_closed"),
+            "status": _status(_column(frame, "won")),
         }
     )
     for column in GROUP_COLUMNS:
@@ -208,7 +213,6 @@ def prepare_history(table: Table | None) -> pd.DataFrame:
     """
     frame = as_frame(table, ("lead_id", "stage_from", "stage_to", "date"))
     count = len(frame)
-    empty = pd.Series([None] * count, index=frame.index, dtype=object)
     if count and not {"lead_id", "stage_to", "date"} <= set(frame.columns):
         raise ValueError("stage history: columns lead_id, stage_to and date are required")
 
@@ -223,10 +227,10 @@ def prepare_history(table: Table | None) -> pd.DataFrame:
         raise ValueError("stage history: probability must be within 0..100")
     return pd.DataFrame(
         {
-            "lead_id": frame["lead_id"].to_numpy() if count else empty.to_numpy(),
-            "stage_from": _keys(frame.get("stage_from", empty), "stage_from"),
-            "stage_to": _keys(frame["stage_to"], "stage_to") if count else empty.to_numpy(),
-            "day": to_days(frame.get("date", empty), "date"),
+            "lead_id": frame["lead_id"].to_numpy() if count else np.array([], dtype=object),
+            "stage_from": _keys(_column(frame, "stage_from"), "stage_from"),
+            "stage_to": _keys(frame["stage_to"], "stage_to") if count else np.array([], dtype=object),
+            "day": to_days(_column(frame, "date"), "date"),
             "duration": duration,
             "probability": probability,
         }

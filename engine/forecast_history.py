@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .forecast_data import OPEN, Table, _keys, _numbers, _status, as_frame, to_days
+from .forecast_data import OPEN, Table, _column, _keys, _numbers, _status, as_frame, to_days
 
 PIPELINE_GROUPS = ("type", "team", "user", "level")
 
@@ -51,7 +51,6 @@ def prepare_pipeline(table: Table | None) -> pd.DataFrame:
     count = len(frame)
     if count and not {"lead_id", "date", "amount", "probability"} <= set(frame.columns):
         raise ValueError("pipeline history: columns lead_id, date, amount and probability are required")
-    empty = pd.Series([None] * count, index=frame.index, dtype=object)
     amount = np.nan_to_num(_numbers(frame["amount"], "pipeline history: amount")) if count else np.zeros(0)
     if (amount < 0).any():
         raise ValueError("pipeline history: amount must not be negative")
@@ -71,13 +70,13 @@ def prepare_pipeline(table: Table | None) -> pd.DataFrame:
         raise ValueError("pipeline history: every row needs a date")
     result = pd.DataFrame(
         {
-            "lead_id": frame["lead_id"].to_numpy() if count else empty.to_numpy(),
+            "lead_id": frame["lead_id"].to_numpy() if count else np.array([], dtype=object),
             "day": day,
             "amount": amount,
             "probability": probability,
             "automated": automated,
-            "expected": to_days(frame.get("date_expected", empty), "pipeline history: date_expected"),
-            "status": _status(frame.get("won", empty)),
+            "expected": to_days(_column(frame, "date_expected"), "pipeline history: date_expected"),
+            "status": _status(_column(frame, "won")),
         }
     )
     for column in PIPELINE_GROUPS:

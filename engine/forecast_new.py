@@ -58,7 +58,7 @@ from scipy import signal, special
 from .forecast_data import OPEN, WON
 from .forecast_distribution import Distribution
 from .forecast_history import PipelineIndex
-from .forecast_stats import plain
+from .forecast_stats import group_keys, plain
 
 LOOKBACK_DAYS = 365  # creations used for the arrival rate
 PRIOR_CLOSINGS = 10.0  # pseudo-closings of the overall win curve in a group's curve
@@ -171,8 +171,8 @@ def _amount_laws(
 
 def _group_codes(types: np.ndarray, teams: np.ndarray) -> tuple[np.ndarray, tuple[tuple[object, object], ...]]:
     """Group number of each (type, team) pair (empty keys are a key) and the pairs, as plain values."""
-    type_codes, type_keys = pd.factorize(pd.Series(types, dtype=object), use_na_sentinel=False)
-    team_codes, team_keys = pd.factorize(pd.Series(teams, dtype=object), use_na_sentinel=False)
+    type_codes, type_keys = group_keys(types)
+    team_codes, team_keys = group_keys(teams)
     width = max(len(team_keys), 1)
     codes, pairs = pd.factorize(type_codes.astype(np.int64) * width + team_codes)
     groups = tuple((plain(type_keys[pair // width]), plain(team_keys[pair % width])) for pair in pairs.tolist())

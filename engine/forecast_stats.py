@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from .forecast_data import OPEN, WON
 
@@ -48,17 +49,19 @@ def win_rates(opportunities: pd.DataFrame, by: str) -> list[dict]:
     return _rates(opportunities[by].to_numpy()[closed], opportunities["status"].to_numpy()[closed] == WON)
 
 
-def _groups(keys: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+def group_keys(keys: np.ndarray) -> tuple[np.ndarray, pd.Index]:
     """Group number of each key (empty keys form one group) and the distinct keys."""
     keys = np.asarray(keys)
-    # numbers are grouped as they are, much faster; other keys as objects, where None and NaN are one
-    codes, uniques = pd.factorize(keys if keys.dtype.kind in "biuf" else pd.Series(keys, dtype=object),
-                                  use_na_sentinel=False)
-    return codes, pd.Index(uniques)
+    if keys.dtype.kind == "O" and infer_dtype(keys, skipna=True) == "integer":
+        keys = pd.array(keys, dtype="Int64")  # ids with empty ones (None): grouped as numbers, much faster
+    elif keys.dtype.kind not in "biuf":
+        keys = pd.Series(keys, dtype=object)  # as objects, where None and NaN are one
+    codes, uniques = pd.factorize(keys, use_na_sentinel=False)
+    return codes, pd.Index(uniques, dtype=object)
 
 
 def _rates(keys: np.ndarray, won: np.ndarray) -> list[dict]:
-    codes, uniques = _groups(keys)
+    codes, uniques = group_keys(keys)
     return _rate_rows(
         uniques, np.bincount(codes, minlength=len(uniques)), np.bincount(codes, weights=won, minlength=len(uniques))
     )
