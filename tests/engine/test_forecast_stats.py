@@ -9,7 +9,9 @@ from engine.forecast_stats import (
     IDENTITY,
     Calibrator,
     brier_score,
+    group_keys,
     historical_statistics,
+    plain,
     stage_conversion,
     stage_win_rates,
     time_in_stage,
@@ -105,3 +107,24 @@ def test_no_history_gives_empty_tables():
 def test_statistics_keys_are_plain_python():
     frame = OPPORTUNITIES.assign(user=pd.array([np.int64(7)] * 5, dtype=object))
     assert type(win_rates(frame, "user")[0]["key"]) is int
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        np.array([7, None, 7, 3, np.nan, 3, 7], dtype=object),  # ids with empty ones, as Odoo gives them
+        np.array([7.0, np.nan, 7.0, 3.0, np.nan, 3.0, 7.0]),  # numbers
+        np.array(["7", None, "7", "3", np.nan, "3", "7"], dtype=object),  # names
+    ],
+)
+def test_keys_group_alike_whatever_their_kind(keys):
+    """Ids with empty ones are grouped as nullable integers (fast), numbers as numbers, names
+    as objects: the same groups, None and NaN one empty group, keys given back as they were."""
+    codes, uniques = group_keys(keys)
+    groups = {}
+    for key, code in zip(keys, codes, strict=True):
+        groups.setdefault(code, set()).add("empty" if pd.isna(key) else key)
+    assert sorted(len(members) for members in groups.values()) == [1, 1, 1]
+    assert sorted(np.bincount(codes)) == [2, 2, 3]
+    assert {plain(uniques[code]) for code in groups} == {None, *(key for key in keys if not pd.isna(key))}
+    assert {type(plain(key)) for key in uniques} == {type(None), type(plain(keys[0]))}  # ids stay Python ints
