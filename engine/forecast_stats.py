@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import infer_dtype
 
 from .forecast_data import OPEN, WON
 
@@ -52,10 +51,8 @@ def win_rates(opportunities: pd.DataFrame, by: str) -> list[dict]:
 def group_keys(keys: np.ndarray) -> tuple[np.ndarray, pd.Index]:
     """Group number of each key (empty keys form one group) and the distinct keys."""
     keys = np.asarray(keys)
-    if keys.dtype.kind == "O" and infer_dtype(keys, skipna=True) == "integer":
-        keys = pd.array(keys, dtype="Int64")  # ids with empty ones (None): grouped as numbers, much faster
-    elif keys.dtype.kind not in "biuf":
-        keys = pd.Series(keys, dtype=object)  # as objects, where None and NaN are one
+    if keys.dtype.kind not in "biuf":  # numbers are grouped as they are, much faster
+        keys = pd.Series(keys, dtype=object)  # the others as objects, where None and NaN are one
     codes, uniques = pd.factorize(keys, use_na_sentinel=False)
     return codes, pd.Index(uniques, dtype=object)
 

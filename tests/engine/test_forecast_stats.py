@@ -118,8 +118,8 @@ def test_statistics_keys_are_plain_python():
     ],
 )
 def test_keys_group_alike_whatever_their_kind(keys):
-    """Ids with empty ones are grouped as nullable integers (fast), numbers as numbers, names
-    as objects: the same groups, None and NaN one empty group, keys given back as they were."""
+    """Numbers are grouped as numbers (fast), ids with empty ones and names as objects: the
+    same groups, None and NaN one empty group, keys given back as they were."""
     codes, uniques = group_keys(keys)
     groups = {}
     for key, code in zip(keys, codes, strict=True):
