@@ -15,8 +15,8 @@ column                     meaning                                              
 ``date_expected``          expected closing date (or empty)                        no
 ``won``                    ``True`` won, ``False`` lost, ``None`` open (or 1, 0,   yes
                            NaN)
-``type``, ``team``,        group keys                                              no
-``user``, ``level``
+``type``, ``team``,        group keys (a ``user`` column is ignored: no statistic  no
+``level``                  of the history groups by salesperson)
 =========================  ======================================================  ========
 
 Rows of one opportunity on the same day keep their given order (the last one is where the
@@ -42,7 +42,7 @@ import pandas as pd
 
 from .forecast_data import OPEN, Table, _column, _keys, _numbers, _status, as_frame, to_days
 
-PIPELINE_GROUPS = ("type", "team", "user", "level")
+PIPELINE_GROUPS = ("type", "team", "level")
 
 
 def prepare_pipeline(table: Table | None) -> pd.DataFrame:
@@ -184,8 +184,19 @@ class PipelineIndex:
         known = self.days < day
         if known.all():
             return self
-        # rows are sorted by lead then day: the known rows of a lead are a prefix of its own
-        return PipelineIndex.build(self.frame[known].reset_index(drop=True))
+        if not known.any():
+            return PipelineIndex.build(self.frame.iloc[:0])
+        # rows are sorted by lead then day: the known rows of a lead are a prefix of its own,
+        # so the leads keep their order and their slices their starts (a lead may have none)
+        kept = np.add.reduceat(known.astype(np.int64), self.starts)
+        ends = np.cumsum(kept)
+        present = kept > 0
+        later = np.flatnonzero(~known)  # few, mostly: the rest is copied in blocks
+        columns = {name: np.delete(self.frame[name].to_numpy(), later) for name in self.frame.columns}
+        days = self.days[known]
+        return PipelineIndex(
+            pd.DataFrame(columns, copy=False), (ends - kept)[present], ends[present], days, float(days.min())
+        )
 
     @property
     def lead_count(self) -> int:
