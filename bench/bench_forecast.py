@@ -6,8 +6,9 @@ Uses the database of ``bench_history.py`` (100,000 opportunities, about 1,000,00
 rows over two years; filled the same way when missing), starts an Odoo server on a free
 loopback port and measures, best of ``--runs``:
 
-- ``get_forecast`` over XML-RPC without backtest (target < 1.5 s), and where its time goes
-  in the server process: reading the input tables in SQL, the engine;
+- ``get_forecast`` over XML-RPC without backtest (target < 1.5 s; the server's first call
+  apart, best of the next five), and where its time goes in the server process: reading the
+  input tables in SQL, the engine;
 - with a 12-period backtest at horizons 1, 3 and 6 (target < 10 s);
 - the peak memory of the call (``tracemalloc`` in the bench process, the same code;
   target < 500 MB).
@@ -25,9 +26,11 @@ from bench_common import bench_env, emit, free_port, measure, start_server, stop
 from bench_history import fill
 
 RUNS = 3
+WARM_RUNS = 5
 
 
 def xmlrpc_timing(url, db, password, options, runs=RUNS):
+    """The best time of ``runs`` calls of ``get_forecast`` and the last result."""
     common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
     uid = common.authenticate(db, "admin", password, {})
     models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object", allow_none=True)
@@ -71,9 +74,12 @@ def main():
     server = start_server(db, odoo_args, port, logfile)
     try:
         url = f"http://127.0.0.1:{port}"
-        plain, result = xmlrpc_timing(url, db, "admin", {})
-        print(f"get_forecast over XML-RPC, no backtest: {plain:.2f} s (target < 1.5 s); method {result['method']}, "
-              f"open {result['open_count']:,}")
+        # a server's first forecast pays once for what a running server has already done
+        # (its memory grown to the size of the tables, its caches filled): said apart
+        first, _result = xmlrpc_timing(url, db, "admin", {}, runs=1)
+        plain, result = xmlrpc_timing(url, db, "admin", {}, runs=WARM_RUNS)
+        print(f"get_forecast over XML-RPC, no backtest: {plain:.2f} s, best of {WARM_RUNS} (target < 1.5 s); the "
+              f"server's first call {first:.2f} s; method {result['method']}, open {result['open_count']:,}")
         backtested, result = xmlrpc_timing(url, db, "admin", {"backtest": 12}, runs=1)
         horizons = ", ".join(
             f"h{row['horizon']}: {row['count']} points, coverage {row['scores']['ours']['coverage']:.2f}, "
@@ -84,6 +90,7 @@ def main():
         emit(f"forecast over XML-RPC ({opportunities:,} opportunities, {rows:,} history rows)", [
             ("input tables read in SQL", read_time, "s", None),
             ("engine, no backtest", engine_time, "s", None),
+            ("get_forecast over XML-RPC, the server's first call", first, "s", None),
             ("get_forecast over XML-RPC", plain, "s", "< 1.5 s"),
             ("get_forecast with a 12-period backtest at 3 horizons", backtested, "s", "< 10 s"),
             ("peak memory of get_forecast", peak / 1e6, "MB", "< 500 MB"),
