@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
+from odoo.tools import SQL
 
 from ..engine.forecast import forecast
 from .common import OpportunityCase
@@ -194,6 +195,32 @@ class TestForecast(OpportunityCase):
         self.assertEqual(Lead.get_forecast(self.domain, empties), result, "Odoo's empty options are the defaults")
 
     # ------------------------------------------------------------------ rights
+
+    def test_binary_copy_reads_every_kind_of_value_as_sql_gives_it(self):
+        """The forecast's read: values of 32 bits travel two to a field (an odd one alone), and
+        come back as PostgreSQL gave them: negative days (before 2000), empty values, large ids."""
+        source = SQL("""FROM (VALUES (1, 2.5::float8, TIMESTAMP '1999-12-31 23:59:59.000001', DATE '1999-12-31',
+                                      'won', 2147483647, NULL::int),
+                                     (7, NULL, NULL, NULL, 'open', NULL, 3),
+                                     (9, -0.25, TIMESTAMP '2026-11-30 12:00', DATE '2038-01-20', 'lost', 5, 2147483646)
+                       ) AS v(id, amount, moment, day, state, big, other) ORDER BY v.id""")
+        columns = [
+            ("id", "key", SQL("v.id")), ("amount", "number", SQL("v.amount")), ("moment", "moment", SQL("v.moment")),
+            ("day", "day", SQL("v.day")), ("won", "state", SQL("v.state")), ("big", "key", SQL("v.big")),
+            ("other", "key", SQL("v.other")),
+        ]
+        for count in (len(columns), len(columns) - 1):  # 5 and 4 values of 32 bits: one alone, or none
+            table = self.env["crm.lead"]._forecast_copy(columns[:count], source)
+            self.assertEqual(list(table), [name for name, _kind, _sql in columns[:count]])
+            self.assertEqual(list(table["id"]), [1, 7, 9])
+            self.assertEqual([str(value) for value in table["amount"]], ["2.5", "nan", "-0.25"])
+            self.assertEqual([str(value) for value in table["moment"]],
+                             ["1999-12-31T23:59:59.000001", "NaT", "2026-11-30T12:00:00.000000"])
+            self.assertEqual([str(value) for value in table["day"]], ["1999-12-31", "NaT", "2038-01-20"])
+            self.assertEqual([str(value) for value in table["won"]], ["1.0", "nan", "0.0"])
+            self.assertEqual(list(table["big"]), [2147483647, None, 5])
+        self.assertEqual(list(table.get("other", [])), [])
+        self.assertEqual(list(self.env["crm.lead"]._forecast_copy(columns, source)["other"]), [None, 3, 2147483646])
 
     def test_salesperson_forecasts_only_what_he_may_read(self):
         mine = self.open_leads.filtered(lambda lead: lead.user_id == self.salesman) | self.won_lead | self.lost_lead
