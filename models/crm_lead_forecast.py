@@ -9,6 +9,7 @@ from odoo.tools import SQL
 
 from ..engine.forecast import forecast
 from ..engine.forecast_data import OptionError
+from .crm_lead import CLOSING_STATE_DOMAINS, domain_sql
 
 FORECAST_OPTIONS = {
     "date_from", "date_to", "granularity", "method", "trials", "seed", "calibrated", "commit_threshold", "backtest",
@@ -192,7 +193,7 @@ class CrmLead(models.Model):
                      SQL.identifier(lead, "id"))
         )
         state = self._closing_state_sql(lead)
-        is_open = SQL("%s = 'open'", state)
+        is_open = domain_sql(self, lead, CLOSING_STATE_DOMAINS["open"])  # cheaper than comparing the state
 
         def column(name):
             return SQL.identifier(lead, name)
