@@ -20,8 +20,8 @@ FORECAST_OUTCOMES = {"won": 1, "lost": 0}
 
 # PostgreSQL's binary copy: signature, flags, length of the header extension (then the extension)
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-# its timestamps count microseconds from here, and so do our days; "-infinity" (an empty
-# moment) and an empty day are the smallest integer of their width
+# its timestamps count microseconds from here, and the days read here count days from it;
+# "-infinity" (an empty moment) and an empty day are the smallest integer of their width
 POSTGRES_EPOCH = numpy.datetime64("2000-01-01")
 # the kinds of value that need a field of 64 bits; the others (ids, days, states) take 32 bits,
 # and travel two to a field: each field costs PostgreSQL about as much as its value
@@ -241,7 +241,7 @@ class CrmLead(models.Model):
     def _forecast_pipeline_history(self, leads, predictive=False):
         """The opportunity history of ``leads`` (a subquery of ids) as the engine's pipeline
         history (amounts in company currency as they stood, open / won / lost; Odoo's predictive
-        probability when ``predictive``: each column costs as much as the filter), restricted to
+        probability when ``predictive``: one column more to read, that only the backtest scores), restricted to
         the rows the engine looks at (``month_snapshot``, kept up to date as rows are written:
         see ``crm.lead.history._mark_month_snapshots``; the rows of the current transaction,
         not marked yet, too), in the order of the opportunities and of their changes: the
