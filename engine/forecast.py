@@ -387,8 +387,7 @@ def _stated_while_open(frame: pd.DataFrame, index: PipelineIndex) -> pd.DataFram
     if not closed.any() or not index.lead_count:
         return frame
     history = index.frame
-    open_rows = np.where(history["status"].to_numpy() == OPEN, np.arange(len(history)), -1)
-    last_open = np.maximum.reduceat(open_rows, index.starts)  # per lead, -1 when never open
+    last_open = index.last_open_rows()
     lead = pd.Index(history["lead_id"].to_numpy()[index.starts]).get_indexer(frame["id"].to_numpy()[closed])
     row = np.where(lead >= 0, last_open[lead], -1)
     found = row >= 0

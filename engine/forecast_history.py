@@ -217,6 +217,13 @@ class PipelineIndex:
         self.snapshots[float(day)] = rows
         return rows
 
+    def last_open_rows(self) -> np.ndarray:
+        """Per lead, the index of its last open row (-1 when it never was open)."""
+        if not self.lead_count:
+            return np.zeros(0, dtype=np.int64)
+        status = self.frame["status"].to_numpy()
+        return np.maximum.reduceat(np.where(status == OPEN, np.arange(len(status)), -1), self.starts)
+
     def snapshot(self, day: float) -> pd.DataFrame:
         """The opportunities as they stood at the start of ``day`` (those already created)."""
         rows = self.rows_at(day)

@@ -370,8 +370,7 @@ def _closings(index: PipelineIndex, status: np.ndarray) -> tuple[np.ndarray, np.
     The final closing begins with the first of the closed rows after the last open one: a
     deal marked lost, then corrected to won, stopped being open on the first of those days.
     """
-    rows = np.arange(len(status))
-    last_open = np.maximum.reduceat(np.where(status == OPEN, rows, -1), index.starts)
+    last_open = index.last_open_rows()
     first_closed = np.where(last_open >= index.starts, last_open + 1, index.starts)
     final = status[index.ends - 1]
     closed = np.where(final != OPEN, index.days[np.minimum(first_closed, index.ends - 1)], np.nan)

@@ -126,3 +126,27 @@ def test_outcomes_as_numbers_give_the_same_history(world):
         prepare_pipeline(numbers.assign(won=numbers["won"].fillna(2.0)))
     booleans = prepare_opportunities({"amount": [1.0, 2.0], "probability": [10.0, 20.0], "won": [True, False]})
     assert list(booleans["status"]) == [WON, LOST]
+
+
+def test_history_before_a_day_holds_only_what_was_known_then(world):
+    """``before(day)`` (what every backtest point and today's fit learn from) holds exactly the
+    rows dated before the day, each lead's in its order, and leads created later not at all:
+    checked against a plain filter of the rows, and its snapshots against the full history's."""
+    deals, index = world
+    rows = pd.DataFrame(history_rows(deals))
+    row_days = pd.to_datetime(rows["date"]).map(lambda stamp: day_of(stamp.date()))
+    assert index.before(FIRST - 1).frame.empty and index.before(FIRST - 1).lead_count == 0
+    for day in (FIRST + 40, (FIRST + LAST) // 2, LAST + 1):
+        past = index.before(day)
+        expected = prepare_pipeline(rows[row_days < day])
+        pd.testing.assert_frame_equal(past.frame, expected)
+        assert (past.days < day).all()
+        assert list(past.frame["lead_id"].to_numpy()[past.starts]) == list(pd.unique(expected["lead_id"]))
+        assert (past.ends - past.starts).tolist() == expected.groupby("lead_id", sort=False).size().tolist()
+        for earlier in (day - 30, day):
+            assert past.snapshot(earlier).equals(index.snapshot(earlier))
+        opened = past.last_open_rows()
+        status = past.frame["status"].to_numpy()
+        for lead, (start, end) in enumerate(zip(past.starts, past.ends, strict=True)):
+            open_rows = [row for row in range(start, end) if status[row] == OPEN]
+            assert opened[lead] == (open_rows[-1] if open_rows else -1)
