@@ -90,7 +90,7 @@ class CrmLeadHistory(models.Model):
         string="In Monthly Snapshots", readonly=True,
         help="The row is what the forecast reads: the opportunity stood so on the first day of a month, or the "
         "row starts its history, ends it, or is next to a change of its open / won / lost state. Kept up to "
-        "date as rows are added (empty until the change is saved).",
+        "date as rows are added (a new row, its opportunity's last, is one until the change is saved).",
     )
 
     def init(self):
@@ -98,6 +98,12 @@ class CrmLeadHistory(models.Model):
         self.env.cr.execute(SQL(
             "CREATE INDEX IF NOT EXISTS crm_lead_history_last_index ON crm_lead_history (lead_id, date DESC, id DESC)"
         ))
+        # rows written before the column existed (an update of the module), in one pass, before
+        # the index below exists: marked after, they would all have entered it unmarked and two
+        # thirds left it, a bloat that no rebuild in this transaction undoes
+        self.env.cr.execute(SQL("SELECT 1 FROM crm_lead_history WHERE month_snapshot IS NULL LIMIT 1"))
+        if self.env.cr.rowcount:
+            self._mark_month_snapshots()
         # the forecast's read (``crm.lead._forecast_pipeline_history``): its rows and columns in
         # its order, a tenth of the table's size, which PostgreSQL reads without the table (the
         # index of earlier versions held a column the read no longer takes)
@@ -108,10 +114,6 @@ class CrmLeadHistory(models.Model):
                         opportunity_type_id, team_id, probability_level_id)
                WHERE month_snapshot IS NOT FALSE"""
         ))
-        # rows written before the column existed (an update of the module), in one pass
-        self.env.cr.execute(SQL("SELECT 1 FROM crm_lead_history WHERE month_snapshot IS NULL LIMIT 1"))
-        if self.env.cr.rowcount:
-            self._mark_month_snapshots()
 
     # ------------------------------------------------------------------ writing
 
@@ -216,8 +218,9 @@ class CrmLeadHistory(models.Model):
             )
         self.env.cr.execute(SQL(
             """
-            INSERT INTO crm_lead_history (lead_id, date, changed_by_id, reconstructed, rate, %(columns)s)
-            SELECT lead.id, %(date)s, COALESCE(%(changed_by)s, lead.write_uid), FALSE,
+            INSERT INTO crm_lead_history (lead_id, date, changed_by_id, reconstructed, month_snapshot, rate,
+                                          %(columns)s)
+            SELECT lead.id, %(date)s, COALESCE(%(changed_by)s, lead.write_uid), FALSE, TRUE,
                    CASE WHEN lead.amount_net <> 0 THEN lead.expected_revenue / lead.amount_net END,
                    %(current)s
               FROM crm_lead lead
@@ -240,8 +243,10 @@ class CrmLeadHistory(models.Model):
     @api.model
     def _queue_marks(self, lead_ids):
         """Mark the rows of ``lead_ids`` (``_mark_month_snapshots``) once, when the transaction
-        commits: one UPDATE for all its flushes. Until then their new rows are unmarked
-        (NULL), which the forecast reads as marked: a row too many, never one too few."""
+        commits: one UPDATE for all its flushes. Until then each new row is marked, as its
+        opportunity's last row is: a row too many for the forecast, never one too few. (Written
+        marked, rather than unmarked then marked, a row does not enter the forecast's partial
+        index twice: the entries left behind bloat it.)"""
         self._precommit_set(MARK_KEY, self._mark_queued).update(lead_ids)
 
     @api.model
@@ -380,7 +385,10 @@ class CrmLeadHistory(models.Model):
     @api.model
     def _seed_row(self, lead_id, date, author, values, now):
         """A reconstructed row of ``values`` (``None`` while the record was a lead, not an
-        opportunity); the net value follows the company amount at today's rate."""
+        opportunity); the net value follows the company amount at today's rate. Unmarked
+        (``False``: out of the forecast's partial index) until ``_seed`` marks it, which enters
+        only the snapshot rows there: written in the index, then two thirds of them taken out,
+        the rows of a large database left it four to six times its size."""
         if values["type"] != "opportunity" or not date:
             return None
         row = {column: values[lead_column] for column, lead_column in LEAD_COLUMNS.items()}
@@ -389,5 +397,5 @@ class CrmLeadHistory(models.Model):
             row["amount_net"] = (values["expected_revenue"] or 0.0) / rate
         return {
             **row, "lead_id": lead_id, "date": date, "changed_by_id": author, "reconstructed": True, "rate": rate,
-            "state": closing_state_of(values),
+            "state": closing_state_of(values), "month_snapshot": False,
         }

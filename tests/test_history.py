@@ -256,10 +256,28 @@ class TestMonthSnapshots(FlowCase):
         lead = self.create_on(date(2026, 1, 10), expected_revenue=1000)
         self.write_on(date(2026, 1, 12), lead, {"expected_revenue": 1100})
         self.env.cr.execute("SELECT month_snapshot FROM crm_lead_history WHERE lead_id = %s", [lead.id])
-        self.assertEqual({flag for (flag,) in self.env.cr.fetchall()}, {None}, "marked at commit")
+        self.assertEqual({flag for (flag,) in self.env.cr.fetchall()}, {True}, "each written as a last row is")
         leads = self.env["crm.lead"]._search([("id", "=", lead.id)]).subselect()
         pipeline = self.env["crm.lead"]._forecast_pipeline_history(leads)
         self.assertEqual(list(pipeline["amount"]), [1000, 1100], "read all the same")
+        self.write_on(date(2026, 1, 14), lead, {"expected_revenue": 1200})
+        self.assertEqual(self.expected_flags(lead), ([True, False, True], [True, False, True]),
+                         "a row replaced within its month unmarked at commit")
+
+    def test_rebuilt_rows_are_marked(self):
+        """The installation's rows, written unmarked then marked in one pass (``_seed``)."""
+        lead = self.create_on(date(2026, 1, 10), expected_revenue=1000).with_context(tracking_disable=False)
+        self.env.cr.precommit.run()  # Odoo tracks no change of a record created in the transaction
+        for revenue in (1100, 1200, 1300):
+            lead.write({"expected_revenue": revenue})
+            self.env.cr.precommit.run()
+        lead.action_set_lost()
+        self.env.flush_all()
+        self.env["crm.lead.history"].search([("lead_id", "=", lead.id)]).sudo().unlink()
+        self.env["crm.lead.history"]._seed()
+        stored, expected = self.expected_flags(lead)
+        self.assertEqual(stored, expected)
+        self.assertEqual(stored, [True, False, False, True], "created, three changes of one day replaced in turn")
 
     def test_rows_without_marks_are_marked_at_update(self):
         """Rows written before the column existed: the module's update marks them all."""
