@@ -1,8 +1,13 @@
+import contextlib
 import io
+import logging
+import threading
 
 import numpy
 import psycopg2
+from psycopg2.pool import PoolError
 
+import odoo.sql_db
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
@@ -16,6 +21,8 @@ FORECAST_OPTIONS = {
 }
 # the engine's outcome of each closing state as a number (``True``, ``False``; open: NaN, ``None``)
 FORECAST_OUTCOMES = {"won": 1, "lost": 0}
+
+_logger = logging.getLogger(__name__)
 
 
 # PostgreSQL's binary copy: signature, flags, length of the header extension (then the extension)
@@ -61,7 +68,7 @@ def _narrow_sql(kind, expression):
 
 
 def _narrow_values(kind, values):
-    """The engine's column of 32-bit ``values`` of ``kind`` (see ``CrmLead._forecast_copy``)."""
+    """The engine's column of 32-bit ``values`` of ``kind`` (see ``BinaryCopy``)."""
     if kind == "day":
         return numpy.where(values == EMPTY_NARROW, numpy.datetime64("NaT"), POSTGRES_EPOCH + values.astype("m8[D]"))
     if kind == "state":
@@ -71,6 +78,57 @@ def _narrow_values(kind, values):
     keys = values.astype(object)
     keys[values == 0] = None
     return keys
+
+
+class BinaryCopy:
+    """The rows ``SELECT <columns> <source>``, copied out of PostgreSQL in its binary format,
+    every value of a fixed width, so that numpy reads the copy as it is (no text to write in
+    the database, none to parse here): the fast way to read half a million rows. Values of 32
+    bits travel two to a 64-bit field.
+
+    :param columns: ``(name, kind, SQL expression)``; kinds: ``"key"`` (an id: integers, or
+        objects with ``None`` when some are empty), ``"number"`` (floats, ``NaN`` when empty),
+        ``"day"`` (a date: ``datetime64``, ``NaT`` when empty), ``"moment"`` (a date and time,
+        the same), ``"state"`` (open / won / lost: the engine's outcome as a number, NaN / 1 /
+        0, which it reads faster than ``None`` / ``True`` / ``False``)
+    :param source: the ``FROM …`` part of the query, with its ``ORDER BY``
+    """
+
+    def __init__(self, columns, source):
+        self.columns = columns
+        self.wide = [column for column in columns if column[1] in WIDE_KINDS]
+        narrow = [column for column in columns if column[1] not in WIDE_KINDS]
+        self.pairs = list(zip(narrow[::2], [*narrow[1::2], None], strict=False))
+        selected = [
+            SQL("COALESCE((%s)::float8, 'NaN')", expression) if kind == "number"
+            else SQL("COALESCE((%s)::timestamp, '-infinity')", expression)
+            for _name, kind, expression in self.wide
+        ] + [
+            SQL("((%s)::int8 << 32) | ((%s)::int8 & 4294967295)", _narrow_sql(high[1], high[2]),
+                _narrow_sql(low[1], low[2]) if low else SQL("0"))
+            for high, low in self.pairs
+        ]
+        self.statement = SQL("COPY (SELECT %s %s) TO STDOUT WITH (FORMAT binary)", SQL(", ").join(selected), source)
+
+    def values(self, data):
+        """``{name: array}`` of the copy ``data``, in the order of the columns."""
+        rows = _binary_rows(data, [WIDE_KINDS[kind] for _name, kind, _expression in self.wide]
+                            + [">i8"] * len(self.pairs))
+        result = {}
+        for number, (name, kind, _expression) in enumerate(self.wide):
+            values = rows[f"c{number}"]
+            if kind == "number":
+                result[name] = values.astype(numpy.float64)
+            else:
+                moments = POSTGRES_EPOCH + values.astype(numpy.int64).astype("m8[us]")
+                moments[values == numpy.iinfo(numpy.int64).min] = numpy.datetime64("NaT")
+                result[name] = moments
+        for number, (high, low) in enumerate(self.pairs, start=len(self.wide)):
+            packed = rows[f"c{number}"].astype(numpy.int64)
+            result[high[0]] = _narrow_values(high[1], (packed >> 32).astype(numpy.int32))
+            if low:
+                result[low[0]] = _narrow_values(low[1], (packed & 0xFFFFFFFF).astype(numpy.uint32).view(numpy.int32))
+        return {name: result[name] for name, _kind, _expression in self.columns}
 
 
 def _columns(rows, count):
@@ -198,7 +256,7 @@ class CrmLead(models.Model):
         def column(name):
             return SQL.identifier(lead, name)
 
-        frame = self._forecast_copy([
+        opportunities = BinaryCopy([
             ("id", "key", column("id")),
             ("amount", "number", SQL("COALESCE(%s, 0)", column("expected_revenue"))),
             ("probability", "number",
@@ -213,16 +271,19 @@ class CrmLead(models.Model):
             ("user", "key", column("user_id")),
             ("team", "key", column("team_id")),
         ], source)
-        return {
-            "opportunities": frame,
-            "history": self._forecast_stage_history(leads),
-            "pipeline": self._forecast_pipeline_history(leads, predictive),
-        }
+        # the two large reads at the same time: PostgreSQL produces each on its own CPU
+        with self._forecast_cursors(2) as (cursor, other_cursor):
+            frame, pipeline = self._forecast_copies([
+                (cursor, opportunities), (other_cursor, self._forecast_pipeline_history(leads, predictive)),
+            ])
+            history = self._forecast_stage_history(cursor, leads)
+        return {"opportunities": frame, "history": history, "pipeline": pipeline}
 
     @api.model
-    def _forecast_stage_history(self, leads):
-        """The workflow log of ``leads`` (a subquery of ids) as the engine's stage history."""
-        rows = self.env.execute_query(SQL(
+    def _forecast_stage_history(self, cursor, leads):
+        """The workflow log of ``leads`` (a subquery of ids) as the engine's stage history,
+        read on ``cursor``."""
+        cursor.execute(SQL(
             """
             SELECT row.lead_id, row.stage_from_id, row.stage_to_id, row.date, row.duration_days,
                    CASE WHEN stage.is_won THEN 100.0 ELSE level.percentage END
@@ -235,7 +296,7 @@ class CrmLead(models.Model):
             table=self.env["crm.lead.stage.history"]._table_sql, leads=leads,
         ))
         columns = ("lead_id", "stage_from", "stage_to", "date", "duration_days", "probability")
-        return dict(zip(columns, _columns(rows, len(columns)), strict=True))
+        return dict(zip(columns, _columns(cursor.fetchall(), len(columns)), strict=True))
 
     @api.model
     def _forecast_pipeline_history(self, leads, predictive=False):
@@ -243,10 +304,10 @@ class CrmLead(models.Model):
         history (amounts in company currency as they stood, open / won / lost; Odoo's predictive
         probability when ``predictive``: one column more to read, that only the backtest scores), restricted to
         the rows the engine looks at (``month_snapshot``, kept up to date as rows are written:
-        see ``crm.lead.history._mark_month_snapshots``; the rows of the current transaction,
-        not marked yet, too), in the order of the opportunities and of their changes: the
-        order of the index that holds these rows and columns (``crm.lead.history.init``),
-        which PostgreSQL reads alone, merged with the opportunities."""
+        see ``crm.lead.history._mark_month_snapshots``), in the order of the opportunities and
+        of their changes: the order of the index that holds these rows and columns
+        (``crm.lead.history.init``), which PostgreSQL reads alone, merged with the
+        opportunities. A ``BinaryCopy``, to be read."""
         columns = [
             ("lead_id", "key", SQL("row.lead_id")),
             ("date", "moment", SQL("row.date")),
@@ -260,7 +321,7 @@ class CrmLead(models.Model):
         ]
         if predictive:
             columns.append(("automated_probability", "number", SQL("row.automated_probability")))
-        return self._forecast_copy(columns, SQL(
+        return BinaryCopy(columns, SQL(
             "FROM %s row WHERE row.month_snapshot IS NOT FALSE AND row.lead_id IN %s "
             "ORDER BY row.lead_id, row.date, row.id",
             self.env["crm.lead.history"]._table_sql, leads,
@@ -268,59 +329,81 @@ class CrmLead(models.Model):
 
     @api.model
     def _forecast_copy(self, columns, source):
-        """``{name: array}`` of the rows ``SELECT <columns> <source>``, copied out of
-        PostgreSQL in its binary format, every value of a fixed width, so that numpy reads
-        the copy as it is (no text to write in the database, none to parse here): the fast
-        way to read half a million rows. Values of 32 bits travel two to a 64-bit field.
-
-        :param columns: ``(name, kind, SQL expression)``; kinds: ``"key"`` (an id:
-            integers, or objects with ``None`` when some are empty), ``"number"`` (floats,
-            ``NaN`` when empty), ``"day"`` (a date: ``datetime64``, ``NaT`` when empty),
-            ``"moment"`` (a date and time, the same),
-            ``"state"`` (open / won / lost: the engine's outcome as a number, NaN / 1 / 0, which
-            it reads faster than ``None`` / ``True`` / ``False``)
-        :param source: the ``FROM …`` part of the query, with its ``ORDER BY``
-        """
+        """``{name: array}`` of the rows ``SELECT <columns> <source>`` (``BinaryCopy``)."""
         self.env.flush_all()  # COPY reads the tables as they are in the database
-        wide = [column for column in columns if column[1] in WIDE_KINDS]
-        narrow = [column for column in columns if column[1] not in WIDE_KINDS]
-        pairs = list(zip(narrow[::2], [*narrow[1::2], None], strict=False))
-        selected = [
-            SQL("COALESCE((%s)::float8, 'NaN')", expression) if kind == "number"
-            else SQL("COALESCE((%s)::timestamp, '-infinity')", expression)
-            for _name, kind, expression in wide
-        ] + [
-            SQL("((%s)::int8 << 32) | ((%s)::int8 & 4294967295)", _narrow_sql(high[1], high[2]),
-                _narrow_sql(low[1], low[2]) if low else SQL("0"))
-            for high, low in pairs
-        ]
-        buffer = io.BytesIO()
+        return self._forecast_copies([(self.env.cr, BinaryCopy(columns, source))])[0]
+
+    @api.model
+    def _forecast_copies(self, reads):
+        """The values of each ``(cursor, BinaryCopy)`` of ``reads``. When their cursors differ
+        (``_forecast_cursors``), they are copied at the same time, the first on this thread
+        and the others each on a thread of its own: PostgreSQL gives each cursor its own
+        process, and psycopg2 lets go of Python's lock while it waits for the rows."""
+        buffers = [io.BytesIO() for _read in reads]
+        # written out here: a cursor's connection serves one thread at a time
+        statements = [self.env.cr.mogrify(read.statement).decode() for _cursor, read in reads]
+        failures = []
+
+        def copy(cursor, statement, buffer):
+            try:
+                cursor.copy_expert(statement, buffer)
+            except Exception as error:  # raised again on the calling thread
+                failures.append(error)
+
         # as Odoo's own COPY (models.py): an asynchronous wait callback would break it
         callback = psycopg2.extensions.get_wait_callback()
         psycopg2.extensions.set_wait_callback(None)
         try:
-            self.env.cr.copy_expert(self.env.cr.mogrify(SQL(
-                "COPY (SELECT %s %s) TO STDOUT WITH (FORMAT binary)", SQL(", ").join(selected), source,
-            )).decode(), buffer)
+            jobs = [(cursor, statement, buffer) for (cursor, _read), statement, buffer
+                    in zip(reads, statements, buffers, strict=True)]
+            if len({id(cursor) for cursor, _statement, _buffer in jobs}) < len(jobs):
+                for job in jobs:  # a cursor they share: one after the other
+                    copy(*job)
+            else:
+                threads = [threading.Thread(target=copy, args=job, name="forecast copy") for job in jobs[1:]]
+                for thread in threads:
+                    thread.start()
+                copy(*jobs[0])
+                for thread in threads:
+                    thread.join()
         finally:
             psycopg2.extensions.set_wait_callback(callback)
-        rows = _binary_rows(buffer.getbuffer(), [WIDE_KINDS[kind] for _name, kind, _expression in wide]
-                            + [">i8"] * len(pairs))
-        result = {}
-        for number, (name, kind, _expression) in enumerate(wide):
-            values = rows[f"c{number}"]
-            if kind == "number":
-                result[name] = values.astype(numpy.float64)
-            else:
-                moments = POSTGRES_EPOCH + values.astype(numpy.int64).astype("m8[us]")
-                moments[values == numpy.iinfo(numpy.int64).min] = numpy.datetime64("NaT")
-                result[name] = moments
-        for number, (high, low) in enumerate(pairs, start=len(wide)):
-            packed = rows[f"c{number}"].astype(numpy.int64)
-            result[high[0]] = _narrow_values(high[1], (packed >> 32).astype(numpy.int32))
-            if low:
-                result[low[0]] = _narrow_values(low[1], (packed & 0xFFFFFFFF).astype(numpy.uint32).view(numpy.int32))
-        return {name: result[name] for name, _kind, _expression in columns}
+        if failures:
+            raise failures[0]
+        return [read.values(buffer.getbuffer()) for (_cursor, read), buffer in zip(reads, buffers, strict=True)]
+
+    @api.model
+    @contextlib.contextmanager
+    def _forecast_cursors(self, count):
+        """``count`` cursors that read the database as one snapshot, for reads that run at
+        the same time (``_forecast_copies``): cursors of their own, in transactions that
+        share the snapshot the first one exports, when this transaction has written nothing
+        (no other transaction sees its rows) and a connection is free; else this cursor,
+        ``count`` times. Their snapshot is taken now, not when this transaction began: rows
+        committed in between are read, as a new request would read them."""
+        self.env.flush_all()  # COPY reads the tables as they are in the database
+        cr = self.env.cr
+        cr.execute(SQL("SELECT txid_current_if_assigned() IS NULL"))
+        cursors = []
+        if count > 1 and cr.fetchone()[0]:
+            try:
+                connection = odoo.sql_db.db_connect(cr.dbname, readonly=cr.readonly)
+                cursors.append(connection.cursor())
+                cursors[0].execute(SQL("SELECT pg_export_snapshot()"))
+                snapshot = cursors[0].fetchone()[0]
+                for _number in range(count - 1):
+                    cursors.append(connection.cursor())
+                    cursors[-1].execute(SQL("SET TRANSACTION SNAPSHOT %s", snapshot))
+            except (psycopg2.Error, PoolError) as error:
+                _logger.info("The forecast reads one table after the other: %s", error)
+                for cursor in cursors:
+                    cursor.close()
+                cursors = []
+        try:
+            yield cursors or [cr] * count
+        finally:
+            for cursor in cursors:
+                cursor.close()
 
     # ------------------------------------------------------------------ arguments
 

@@ -2,7 +2,11 @@ import json
 import math
 import random
 from datetime import date, datetime, timedelta
+from unittest.mock import patch
 
+import numpy
+
+import odoo.sql_db
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
@@ -222,6 +226,36 @@ class TestForecast(OpportunityCase):
         self.assertEqual(list(table.get("other", [])), [])
         self.assertEqual(list(self.env["crm.lead"]._forecast_copy(columns, source)["other"]), [None, 3, 2147483646])
 
+    def test_large_reads_run_side_by_side_in_one_snapshot(self):
+        """A transaction that wrote nothing reads the opportunities and their history at the
+        same time, on cursors of its own that share one snapshot; one that wrote reads them
+        on its own cursor (no other transaction sees its rows). Both read the same tables."""
+        cr = odoo.sql_db.db_connect(self.env.cr.dbname).cursor()  # a transaction of its own: the demo's data
+        try:
+            Lead = self.env(cr=cr)["crm.lead"]
+            domain = Lead._board_domain([])
+            cursors, copies = [], type(Lead)._forecast_copies
+
+            def spy(model, reads):
+                cursors.append([cursor for cursor, _read in reads])
+                return copies(model, reads)
+
+            with patch.object(type(Lead), "_forecast_copies", spy):
+                side_by_side = Lead._forecast_tables(domain)
+                cr.execute("SELECT txid_current()")  # as a write does: the transaction has an id
+                one_after_the_other = Lead._forecast_tables(domain)
+            first, second = cursors
+            self.assertEqual(len({id(cursor) for cursor in [cr, *first]}), 3, "two cursors of their own")
+            self.assertTrue(all(cursor.closed for cursor in first))
+            self.assertEqual(second, [cr, cr])
+            self.assertTrue(len(side_by_side["opportunities"]["id"]) and len(side_by_side["pipeline"]["lead_id"]))
+            for table, columns in one_after_the_other.items():
+                for name, column in columns.items():
+                    numpy.testing.assert_array_equal(side_by_side[table][name], column, f"{table}.{name}")
+        finally:
+            cr.rollback()
+            cr.close()
+
     def test_salesperson_forecasts_only_what_he_may_read(self):
         mine = self.open_leads.filtered(lambda lead: lead.user_id == self.salesman) | self.won_lead | self.lost_lead
         options = {"method": "analytic"}
@@ -241,10 +275,10 @@ class TestForecast(OpportunityCase):
         Lead = self.env["crm.lead"].with_user(self.sales_manager)
         Lead.get_forecast(self.domain)  # warm the caches (levels, fields, rules)
         self.env.invalidate_all()
-        # the stage history, plus the caller's rights and company (currency) look-ups: none
-        # per opportunity (the opportunities and their history are read by COPY, which the
-        # cursor does not count)
-        with self.assertQueryCount(5):
+        # the stage history, whether the transaction wrote (it did: its own cursor reads),
+        # plus the caller's rights and company (currency) look-ups: none per opportunity (the
+        # opportunities and their history are read by COPY, which the cursor does not count)
+        with self.assertQueryCount(6):
             Lead.get_forecast(self.domain)
         for index in range(25):
             lead = self.create_forecast_opportunity(100 * index, 50, index)
@@ -253,7 +287,7 @@ class TestForecast(OpportunityCase):
             if index % 5 == 0:
                 lead.action_set_won()
         self.env.invalidate_all()
-        with self.assertQueryCount(5):
+        with self.assertQueryCount(6):
             result = Lead.get_forecast(self.domain)
         self.assertEqual(result["open_count"], 5 + 20)
 

@@ -257,8 +257,7 @@ class TestMonthSnapshots(FlowCase):
         self.write_on(date(2026, 1, 12), lead, {"expected_revenue": 1100})
         self.env.cr.execute("SELECT month_snapshot FROM crm_lead_history WHERE lead_id = %s", [lead.id])
         self.assertEqual({flag for (flag,) in self.env.cr.fetchall()}, {True}, "each written as a last row is")
-        leads = self.env["crm.lead"]._search([("id", "=", lead.id)]).subselect()
-        pipeline = self.env["crm.lead"]._forecast_pipeline_history(leads)
+        pipeline = self.env["crm.lead"]._forecast_tables([("id", "=", lead.id)])["pipeline"]
         self.assertEqual(list(pipeline["amount"]), [1000, 1100], "read all the same")
         self.write_on(date(2026, 1, 14), lead, {"expected_revenue": 1200})
         self.assertEqual(self.expected_flags(lead), ([True, False, True], [True, False, True]),
