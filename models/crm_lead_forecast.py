@@ -383,9 +383,8 @@ class CrmLead(models.Model):
         committed in between are read, as a new request would read them."""
         self.env.flush_all()  # COPY reads the tables as they are in the database
         cr = self.env.cr
-        cr.execute(SQL("SELECT txid_current_if_assigned() IS NULL"))
         cursors = []
-        if count > 1 and cr.fetchone()[0]:
+        if count > 1 and self.env.execute_query(SQL("SELECT txid_current_if_assigned() IS NULL"))[0][0]:
             try:
                 connection = odoo.sql_db.db_connect(cr.dbname, readonly=cr.readonly)
                 cursors.append(connection.cursor())
