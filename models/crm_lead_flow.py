@@ -100,7 +100,8 @@ class CrmLead(models.Model):
     def _flow_rows(self, leads, start, end):
         """``[(lead id, before, after)]``: each opportunity's last history row before
         ``start`` and before ``end`` as ``(state, expected closing, amount)`` (``None``: none
-        yet), for the opportunities that have one before ``end``; one query."""
+        yet), for the opportunities that have one before ``end``; one query, which PostgreSQL
+        answers from one index in the opportunities' order (``crm.lead.history.init``)."""
         History = self.env["crm.lead.history"]
 
         def last_rows(moment):

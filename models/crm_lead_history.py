@@ -94,9 +94,14 @@ class CrmLeadHistory(models.Model):
     )
 
     def init(self):
-        # the last row of an opportunity, which every new row is compared with
+        # the last row of an opportunity, which every new row is compared with; and each
+        # opportunity's last row before a moment, with the values the pipeline flow reads
+        # (``crm.lead._flow_rows``), which PostgreSQL reads from it alone, in order, without
+        # sorting the history (the index of earlier versions held none of them)
+        self.env.cr.execute(SQL("DROP INDEX IF EXISTS crm_lead_history_last_index"))
         self.env.cr.execute(SQL(
-            "CREATE INDEX IF NOT EXISTS crm_lead_history_last_index ON crm_lead_history (lead_id, date DESC, id DESC)"
+            """CREATE INDEX IF NOT EXISTS crm_lead_history_last_values_index
+                   ON crm_lead_history (lead_id, date DESC, id DESC) INCLUDE (state, date_deadline, amount_company)"""
         ))
         # rows written before the column existed (an update of the module), in one pass, before
         # the index below exists: marked after, they would all have entered it unmarked and two
