@@ -328,12 +328,6 @@ class CrmLead(models.Model):
         ))
 
     @api.model
-    def _forecast_copy(self, columns, source):
-        """``{name: array}`` of the rows ``SELECT <columns> <source>`` (``BinaryCopy``)."""
-        self.env.flush_all()  # COPY reads the tables as they are in the database
-        return self._forecast_copies([(self.env.cr, BinaryCopy(columns, source))])[0]
-
-    @api.model
     def _forecast_copies(self, reads):
         """The values of each ``(cursor, BinaryCopy)`` of ``reads``. When their cursors differ
         (``_forecast_cursors``), they are copied at the same time, the first on this thread

@@ -391,9 +391,8 @@ class CrmLeadHistory(models.Model):
     def _seed_row(self, lead_id, date, author, values, now):
         """A reconstructed row of ``values`` (``None`` while the record was a lead, not an
         opportunity); the net value follows the company amount at today's rate. Unmarked
-        (``False``: out of the forecast's partial index) until ``_seed`` marks it, which enters
-        only the snapshot rows there: written in the index, then two thirds of them taken out,
-        the rows of a large database left it four to six times its size."""
+        (``False``: out of the forecast's partial index) until ``_seed`` marks it, so that only
+        the snapshot rows enter that index, once (see ``_queue_marks``)."""
         if values["type"] != "opportunity" or not date:
             return None
         row = {column: values[lead_column] for column, lead_column in LEAD_COLUMNS.items()}

@@ -13,6 +13,7 @@ from odoo.tests import tagged
 from odoo.tools import SQL
 
 from ..engine.forecast import forecast
+from ..models.crm_lead_forecast import BinaryCopy
 from .common import OpportunityCase
 from .test_pipeline_flow import FlowCase
 
@@ -200,6 +201,10 @@ class TestForecast(OpportunityCase):
 
     # ------------------------------------------------------------------ rights
 
+    def copied(self, columns, source):
+        """``{name: array}`` of ``SELECT <columns> <source>`` read as the forecast reads its tables."""
+        return self.env["crm.lead"]._forecast_copies([(self.env.cr, BinaryCopy(columns, source))])[0]
+
     def test_binary_copy_reads_every_kind_of_value_as_sql_gives_it(self):
         """The forecast's read: values of 32 bits travel two to a field (an odd one alone), and
         come back as PostgreSQL gave them: negative days (before 2000), empty values, large ids."""
@@ -214,7 +219,7 @@ class TestForecast(OpportunityCase):
             ("other", "key", SQL("v.other")),
         ]
         for count in (len(columns), len(columns) - 1):  # 5 and 4 values of 32 bits: one alone, or none
-            table = self.env["crm.lead"]._forecast_copy(columns[:count], source)
+            table = self.copied(columns[:count], source)
             self.assertEqual(list(table), [name for name, _kind, _sql in columns[:count]])
             self.assertEqual(list(table["id"]), [1, 7, 9])
             self.assertEqual([str(value) for value in table["amount"]], ["2.5", "nan", "-0.25"])
@@ -224,7 +229,7 @@ class TestForecast(OpportunityCase):
             self.assertEqual([str(value) for value in table["won"]], ["1.0", "nan", "0.0"])
             self.assertEqual(list(table["big"]), [2147483647, None, 5])
         self.assertEqual(list(table.get("other", [])), [])
-        self.assertEqual(list(self.env["crm.lead"]._forecast_copy(columns, source)["other"]), [None, 3, 2147483646])
+        self.assertEqual(list(self.copied(columns, source)["other"]), [None, 3, 2147483646])
 
     def test_large_reads_run_side_by_side_in_one_snapshot(self):
         """A transaction that wrote nothing reads the opportunities and their history at the
